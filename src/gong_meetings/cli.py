@@ -1,0 +1,254 @@
+"""The `gong-meetings` command: serve, migrate, and the admin commands.
+
+Every command reads GONG_MEETINGS_DATABASE_URL. Errors are one line on stderr and a non-zero
+exit, never a traceback.
+"""
+
+import json
+import logging
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import click
+
+from gong_meetings.config import Settings, SettingsError
+from gong_meetings.errors import Conflict, Missing, SchemaNotCurrent
+from gong_meetings.service.accounts import (
+    INTEGRATION_STATUSES,
+    AccountService,
+    InvalidInput,
+    NewKey,
+)
+from gong_meetings.storage.database import Database, DatabaseUrlError
+from gong_meetings.storage.migrate import ensure_current, upgrade
+
+EXAMPLE_MEETING = (
+    '{"title": "Kickoff", "scheduledStart": "2030-01-15T10:00:00Z",'
+    ' "scheduledEnd": "2030-01-15T10:30:00Z", "organizerEmail": "organizer@example.com"}'
+)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _database(settings: Settings, *, migrate: bool = True) -> Database:
+    """Open the configured database; SQLite is upgraded to the current schema on the way."""
+    database = Database(settings.database_url)
+    if migrate:
+        ensure_current(database.engine, auto_upgrade=database.is_sqlite)
+    return database
+
+
+def _accounts() -> AccountService:
+    return AccountService(_database(Settings.from_env()))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gong-meetings")
+def cli() -> None:
+    """gong-meetings: a self-hostable Gong Meetings API v2 server and its admin tools."""
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default 8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the API server."""
+    import uvicorn
+
+    from gong_meetings.server import create_app
+
+    settings = Settings.from_env(host=host, port=port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    new_key = AccountService(_database(settings)).bootstrap()
+    if new_key is not None:
+        _print_welcome(new_key, settings.base_url)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,  # our middleware logs each request with its request id
+        log_level="info",
+    )
+
+
+def _print_welcome(key: NewKey, base_url: str) -> None:
+    credentials = shlex.quote(f"{key.access_key}:{key.access_key_secret}")
+    click.echo(
+        "Created workspace 'default' with user organizer@example.com and one API key.\n"
+        "The secret is shown only now; store it.\n"
+        f"  accessKey:       {key.access_key}\n"
+        f"  accessKeySecret: {key.access_key_secret}\n"
+        "Create a meeting:\n"
+        f"  curl -sS -u {credentials} -H 'Content-Type: application/json' \\\n"
+        f"    -d {shlex.quote(EXAMPLE_MEETING)} {base_url}/v2/meetings\n",
+        nl=True,
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    database = _database(Settings.from_env(), migrate=False)
+    before, after = upgrade(database.engine)
+    if before == after:
+        click.echo(f"schema already at revision {after}")
+    else:
+        click.echo(f"schema upgraded from {before or 'empty'} to revision {after}")
+
+
+@cli.group()
+def workspaces() -> None:
+    """Create and list workspaces."""
+
+
+@workspaces.command("create")
+@click.argument("name")
+@click.option("--auto-provision-users", is_flag=True, help="Register unknown organizers.")
+def workspaces_create(name: str, auto_provision_users: bool) -> None:
+    """Create workspace NAME."""
+    workspace = _accounts().create_workspace(name, auto_provision_users)
+    click.echo(f"created workspace {workspace.name}")
+
+
+@workspaces.command("list")
+def workspaces_list() -> None:
+    """List workspaces."""
+    for workspace in _accounts().list_workspaces():
+        auto = "auto-provision-users" if workspace.auto_provision_users else ""
+        click.echo(f"{workspace.name}\t{workspace.created_at.isoformat()}\t{auto}".rstrip())
+
+
+workspace_option = click.option("--workspace", required=True, help="Workspace name.")
+
+
+@cli.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+@keys.command("create")
+@workspace_option
+@click.option("--json", "as_json", is_flag=True, help="Print {accessKey, accessKeySecret}.")
+def keys_create(workspace: str, as_json: bool) -> None:
+    """Create a key; its secret is shown only this once."""
+    key = _accounts().create_key(workspace)
+    if as_json:
+        click.echo(
+            json.dumps({"accessKey": key.access_key, "accessKeySecret": key.access_key_secret})
+        )
+    else:
+        click.echo(f"accessKey:       {key.access_key}\naccessKeySecret: {key.access_key_secret}")
+
+
+@keys.command("list")
+@workspace_option
+def keys_list(workspace: str) -> None:
+    """List a workspace's keys (never their secrets)."""
+    for key in _accounts().list_keys(workspace):
+        state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
+        click.echo(f"{key.access_key}\t{key.created_at.isoformat()}\t{state}")
+
+
+@keys.command("revoke")
+@click.argument("access_key")
+def keys_revoke(access_key: str) -> None:
+    """Revoke ACCESS_KEY; running servers stop accepting it within seconds."""
+    _accounts().revoke_key(access_key)
+    click.echo(f"revoked {access_key}")
+
+
+@cli.group()
+def users() -> None:
+    """Add, list and remove a workspace's users."""
+
+
+@users.command("add")
+@click.argument("email")
+@workspace_option
+@click.option("--name", default=None, help="Display name.")
+def users_add(email: str, workspace: str, name: str | None) -> None:
+    """Add user EMAIL."""
+    user = _accounts().add_user(workspace, email, name)
+    click.echo(f"added {user.email}")
+
+
+@users.command("list")
+@workspace_option
+def users_list(workspace: str) -> None:
+    """List users."""
+    for user in _accounts().list_users(workspace):
+        click.echo(f"{user.email}\t{user.name or ''}".rstrip())
+
+
+@users.command("remove")
+@click.argument("email")
+@workspace_option
+def users_remove(email: str, workspace: str) -> None:
+    """Remove user EMAIL and their integrations."""
+    _accounts().remove_user(workspace, email)
+    click.echo(f"removed {email}")
+
+
+@cli.group()
+def integrations() -> None:
+    """Set and list users' meeting-provider integrations."""
+
+
+@integrations.command("set")
+@click.argument("email")
+@click.argument("provider")
+@click.argument("status", metavar=f"STATUS ({'|'.join(INTEGRATION_STATUSES)})")
+@workspace_option
+@click.option("--details", default=None, help="Text returned as `details`.")
+def integrations_set(
+    email: str, provider: str, status: str, workspace: str, details: str | None
+) -> None:
+    """Set EMAIL's integration with PROVIDER to STATUS."""
+    found = _accounts().set_integration(workspace, email, provider, status, details)
+    click.echo(f"{found.user_email} {found.provider} {found.status}")
+
+
+@integrations.command("list")
+@workspace_option
+def integrations_list(workspace: str) -> None:
+    """List integrations."""
+    for found in _accounts().list_integrations(workspace):
+        click.echo(
+            f"{found.user_email}\t{found.provider}\t{found.status}\t{found.details or ''}".rstrip()
+        )
+
+
+_EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    Conflict,
+    Missing,
+    InvalidInput,
+    SchemaNotCurrent,
+    SettingsError,
+    DatabaseUrlError,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: click's usage errors and our own become one line and a non-zero exit."""
+    run: Callable[..., Any] = cli.main
+    try:
+        run(args=argv, prog_name="gong-meetings", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted", 130)
+    except click.exceptions.ClickException as error:
+        _fail(error.format_message(), error.exit_code)
+    except _EXPECTED_ERRORS as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"{error.strerror or error}")
+    except Exception as error:  # database unreachable and the like: still one line
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(error, SQLAlchemyError):
+            _fail(f"database error: {error.__class__.__name__}: {str(error).splitlines()[0]}")
+        raise

@@ -1,0 +1,76 @@
+"""Settings from the environment (prefix GONG_MEETINGS_), built once by `Settings.from_env`."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite:///gong-meetings.db"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Cached credentials expire this fast, so a key revoked by another process stops working soon.
+DEFAULT_AUTH_CACHE_SECONDS = 2.0
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value we cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    public_base_url: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    auth_cache_seconds: float = DEFAULT_AUTH_CACHE_SECONDS
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach this server; generated meeting URLs start with it."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            "database_url": env.get("GONG_MEETINGS_DATABASE_URL", DEFAULT_DATABASE_URL),
+            "host": env.get("GONG_MEETINGS_HOST", DEFAULT_HOST),
+            "port": _int(env, "GONG_MEETINGS_PORT", DEFAULT_PORT, 0, 65535),
+            "public_base_url": env.get("GONG_MEETINGS_PUBLIC_BASE_URL") or None,
+            "max_body_bytes": _int(env, "GONG_MEETINGS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1),
+            "auth_cache_seconds": _float(
+                env, "GONG_MEETINGS_AUTH_CACHE_SECONDS", DEFAULT_AUTH_CACHE_SECONDS
+            ),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int = 2**62) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not 0 <= value <= 60:
+        raise SettingsError(f"{name} must be between 0 and 60 seconds, got {value}")
+    return value

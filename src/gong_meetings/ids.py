@@ -1,0 +1,63 @@
+"""Identifier formats: meeting ids, request ids and API credentials."""
+
+import base64
+import hashlib
+import secrets
+import threading
+import time
+
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+REQUEST_ID_LENGTH = 19
+_REQUEST_ID_SPACE = 36**REQUEST_ID_LENGTH
+
+# A meeting id is (milliseconds since the epoch << 21) | 21 random bits. That fits a signed
+# 64-bit column until the year 2109, prints as at most 19 decimal digits, sorts by creation
+# and leaves about two million guesses per millisecond.
+_RANDOM_BITS = 21
+_last_meeting_id = 0
+_meeting_id_lock = threading.Lock()
+MAX_MEETING_ID = 2**63 - 1
+
+
+def new_request_id() -> str:
+    """A fresh 19-character lowercase [a-z0-9] id, as Gong's requestId looks."""
+    number = secrets.randbelow(_REQUEST_ID_SPACE)
+    chars = []
+    for _ in range(REQUEST_ID_LENGTH):
+        number, digit = divmod(number, 36)
+        chars.append(_BASE36[digit])
+    return "".join(chars)
+
+
+def new_meeting_id() -> int:
+    """A time-ordered id, strictly increasing within this process."""
+    global _last_meeting_id
+    candidate = (time.time_ns() // 1_000_000) << _RANDOM_BITS | secrets.randbits(_RANDOM_BITS)
+    with _meeting_id_lock:
+        if candidate <= _last_meeting_id:
+            candidate = _last_meeting_id + 1
+        _last_meeting_id = candidate
+    return candidate
+
+
+def parse_meeting_id(text: str) -> int | None:
+    """The meeting id in a path, or None when it cannot name any meeting."""
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_MEETING_ID else None
+
+
+def new_access_key() -> str:
+    """A public key id: 32 uppercase base32 characters, like Gong's access keys."""
+    return base64.b32encode(secrets.token_bytes(20)).decode("ascii")
+
+
+def new_access_key_secret() -> str:
+    """A secret of 32 random bytes; it never contains ':' so Basic auth can split on it."""
+    return secrets.token_urlsafe(32)
+
+
+def secret_digest(secret: str) -> bytes:
+    """What we store instead of a secret: a fast digest, since it is checked on every call."""
+    return hashlib.sha256(secret.encode("utf-8")).digest()

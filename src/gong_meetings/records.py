@@ -1,0 +1,48 @@
+"""Plain records that storage returns and services reason about (the meeting is `wire.Meeting`)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    id: int
+    name: str
+    auto_provision_users: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    access_key: str
+    workspace_id: int
+    workspace_name: str
+    secret_digest: bytes
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    workspace_id: int
+    email: str
+    name: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    user_email: str
+    provider: str
+    status: str
+    details: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: every read and write is scoped to this workspace."""
+
+    workspace_id: int
+    workspace_name: str

@@ -1,0 +1,61 @@
+"""The app factory: settings in, a ready ASGI app out."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
+
+from gong_meetings.config import Settings
+from gong_meetings.errors import ApiError
+from gong_meetings.server.auth import BASIC_CHALLENGE
+from gong_meetings.server.docs import DOCS_ASSETS_PATH, ContractRoutes, docs_assets
+from gong_meetings.server.errors import api_error, http_error, server_error
+from gong_meetings.server.middleware import RequestIdMiddleware
+from gong_meetings.server.routes import MeetingRoutes
+from gong_meetings.service.auth import Authenticator
+from gong_meetings.service.integrations import IntegrationService
+from gong_meetings.service.meetings import MeetingService
+from gong_meetings.storage.database import Database
+from gong_meetings.storage.migrate import ensure_current
+
+
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    """Build the server. The schema must be current: SQLite is upgraded, others refuse."""
+    settings = settings or Settings.from_env()
+    database = Database(settings.database_url)
+    ensure_current(database.engine, auto_upgrade=database.is_sqlite)
+    meetings = MeetingRoutes(
+        Authenticator(database, settings.auth_cache_seconds, BASIC_CHALLENGE),
+        MeetingService(database, settings.base_url),
+        IntegrationService(database),
+        settings.max_body_bytes,
+    )
+    contract = ContractRoutes()
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        database.close()
+
+    app = Starlette(
+        routes=[
+            Route("/v2/meetings", meetings.create_meeting, methods=["POST"]),
+            Route("/v2/meetings/integration-status", meetings.integration_status, methods=["POST"]),
+            # One route for both methods, so a 405 there lists both in `Allow`.
+            Route("/v2/meetings/{meetingId}", meetings.meeting, methods=["PUT", "DELETE"]),
+            Route("/openapi.json", contract.openapi, methods=["GET"]),
+            Route("/docs", contract.docs, methods=["GET"]),
+            Mount(DOCS_ASSETS_PATH, docs_assets()),
+        ],
+        exception_handlers={
+            ApiError: api_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    return RequestIdMiddleware(app)

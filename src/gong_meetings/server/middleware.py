@@ -1,0 +1,51 @@
+"""Pure ASGI middleware (Starlette's BaseHTTPMiddleware costs too much per request)."""
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gong_meetings.ids import new_request_id
+
+access_log = logging.getLogger("gong_meetings.access")
+
+
+class RequestIdMiddleware:
+    """Gives every response an `X-Request-Id`, 500s included, and logs one line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode("ascii"))
+        status = 0
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            if not status:
+                raise
+            # Starlette re-raises after it has sent the 500; it is logged with the request id.
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "%s %s %s %.1fms request_id=%s",
+                    scope["method"],
+                    scope["path"],
+                    status or 500,
+                    (time.perf_counter() - started) * 1000,
+                    request_id,
+                )

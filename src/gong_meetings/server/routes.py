@@ -1,0 +1,77 @@
+"""Handlers: each parses, calls one service and renders. No rules and no SQL here."""
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gong_meetings.ids import parse_meeting_id
+from gong_meetings.server.auth import authenticate
+from gong_meetings.server.body import read_json
+from gong_meetings.server.responses import json_response, request_id
+from gong_meetings.service.auth import Authenticator
+from gong_meetings.service.integrations import IntegrationService
+from gong_meetings.service.meetings import MeetingService
+from gong_meetings.wire import (
+    UNSET,
+    BaseResponse,
+    CreateMeetingRequest,
+    IntegrationStatusRequest,
+    IntegrationStatusResponse,
+    MeetingResponse,
+    UpdateMeetingRequest,
+)
+
+
+class MeetingRoutes:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        meetings: MeetingService,
+        integrations: IntegrationService,
+        max_body_bytes: int,
+    ) -> None:
+        self._authenticator = authenticator
+        self._meetings = meetings
+        self._integrations = integrations
+        self._max_body_bytes = max_body_bytes
+
+    async def create_meeting(self, request: Request) -> Response:
+        """POST /v2/meetings: create a meeting."""
+        caller = await authenticate(request, self._authenticator)
+        body = await read_json(request, CreateMeetingRequest, self._max_body_bytes)
+        meeting = await self._meetings.create(caller, body)
+        return json_response(MeetingResponse(request_id(request), meeting.id, meeting), 201)
+
+    async def meeting(self, request: Request) -> Response:
+        """PUT or DELETE /v2/meetings/{meetingId}."""
+        if request.method == "PUT":
+            return await self.update_meeting(request)
+        return await self.delete_meeting(request)
+
+    async def update_meeting(self, request: Request) -> Response:
+        """PUT /v2/meetings/{meetingId}: change the fields present in the body."""
+        caller = await authenticate(request, self._authenticator)
+        body = await read_json(request, UpdateMeetingRequest, self._max_body_bytes)
+        meeting_id = parse_meeting_id(request.path_params["meetingId"])
+        meeting = await self._meetings.update(caller, meeting_id, body)
+        return json_response(MeetingResponse(request_id(request), meeting.id, meeting))
+
+    async def delete_meeting(self, request: Request) -> Response:
+        """DELETE /v2/meetings/{meetingId}: delete a meeting for good."""
+        caller = await authenticate(request, self._authenticator)
+        await self._meetings.delete(caller, parse_meeting_id(request.path_params["meetingId"]))
+        return json_response(BaseResponse(request_id(request)))
+
+    async def integration_status(self, request: Request) -> Response:
+        """POST /v2/meetings/integration-status: check a user's or provider's integration."""
+        caller = await authenticate(request, self._authenticator)
+        body = await read_json(request, IntegrationStatusRequest, self._max_body_bytes)
+        answer = await self._integrations.status(caller, body)
+        return json_response(
+            IntegrationStatusResponse(
+                request_id=request_id(request),
+                is_integrated=answer.is_integrated,
+                status=answer.status,  # type: ignore[arg-type]
+                details=answer.details,
+                provider=UNSET if answer.provider is None else answer.provider,
+            )
+        )

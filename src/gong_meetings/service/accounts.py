@@ -1,0 +1,150 @@
+"""Workspaces, keys, users and integrations: the admin operations behind the CLI."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from gong_meetings.errors import Missing
+from gong_meetings.ids import new_access_key, new_access_key_secret, secret_digest
+from gong_meetings.records import ApiKey, Integration, User, Workspace
+from gong_meetings.service.providers import SUPPORTED_PROVIDERS, canonical_provider
+from gong_meetings.service.syntax import email_problem, normalize_email
+from gong_meetings.storage import accounts as store
+from gong_meetings.storage.database import Database
+
+WORKSPACE_NAME_MAX = 100
+INTEGRATION_STATUSES = ("Active", "Inactive", "Error")
+DEFAULT_WORKSPACE = "default"
+DEFAULT_ORGANIZER = "organizer@example.com"
+
+
+class InvalidInput(ValueError):
+    """An admin argument that breaks a rule; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A freshly made credential. The secret exists only here: we store its digest."""
+
+    access_key: str
+    access_key_secret: str
+    workspace: str
+
+
+def _valid_email(email: str) -> str:
+    problem = email_problem(email)
+    if problem:
+        raise InvalidInput(f"{email!r} is {problem}")
+    return normalize_email(email)
+
+
+def _workspace(connection: Connection, name: str) -> Workspace:
+    workspace = store.find_workspace(connection, name)
+    if workspace is None:
+        raise Missing(
+            f"no workspace named {name!r}; create it with `gong-meetings workspaces create {name}`"
+        )
+    return workspace
+
+
+def _user(connection: Connection, workspace: Workspace, email: str) -> User:
+    user = store.find_user(connection, workspace.id, email)
+    if user is None:
+        raise Missing(f"no user {email} in workspace {workspace.name!r}")
+    return user
+
+
+def _make_key(connection: Connection, workspace: Workspace) -> NewKey:
+    key, secret = new_access_key(), new_access_key_secret()
+    store.insert_key(connection, workspace.id, key, secret_digest(secret))
+    return NewKey(key, secret, workspace.name)
+
+
+class AccountService:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def create_workspace(self, name: str, auto_provision_users: bool = False) -> Workspace:
+        name = name.strip()
+        if not 0 < len(name) <= WORKSPACE_NAME_MAX or not name.isprintable():
+            raise InvalidInput(
+                f"a workspace name must be 1 to {WORKSPACE_NAME_MAX} printable characters"
+            )
+        return self._database.transaction(
+            lambda c: store.create_workspace(c, name, auto_provision_users)
+        )
+
+    def list_workspaces(self) -> list[Workspace]:
+        return self._database.transaction(store.list_workspaces)
+
+    def bootstrap(self) -> NewKey | None:
+        """On an empty database: workspace `default`, one organizer and one key to start with."""
+
+        def work(connection: Connection) -> NewKey | None:
+            if store.count_workspaces(connection) > 0:
+                return None
+            workspace = store.create_workspace(connection, DEFAULT_WORKSPACE, False)
+            store.add_user(connection, workspace.id, DEFAULT_ORGANIZER, "Default Organizer")
+            return _make_key(connection, workspace)
+
+        return self._database.transaction(work)
+
+    def create_key(self, workspace: str) -> NewKey:
+        return self._database.transaction(lambda c: _make_key(c, _workspace(c, workspace)))
+
+    def list_keys(self, workspace: str) -> list[ApiKey]:
+        return self._database.transaction(lambda c: store.list_keys(c, _workspace(c, workspace).id))
+
+    def revoke_key(self, access_key: str) -> None:
+        if not self._database.transaction(lambda c: store.revoke_key(c, access_key)):
+            raise Missing(f"no active key {access_key!r}")
+
+    def add_user(self, workspace: str, email: str, name: str | None) -> User:
+        normalized = _valid_email(email)
+        return self._database.transaction(
+            lambda c: store.add_user(c, _workspace(c, workspace).id, normalized, name)
+        )
+
+    def list_users(self, workspace: str) -> list[User]:
+        return self._database.transaction(
+            lambda c: store.list_users(c, _workspace(c, workspace).id)
+        )
+
+    def remove_user(self, workspace: str, email: str) -> None:
+        normalized = normalize_email(email)
+
+        def work(connection: Connection) -> None:
+            found = _workspace(connection, workspace)
+            if not store.remove_user(connection, found.id, normalized):
+                raise Missing(f"no user {normalized} in workspace {found.name!r}")
+
+        self._database.transaction(work)
+
+    def set_integration(
+        self, workspace: str, email: str, provider: str, status: str, details: str | None
+    ) -> Integration:
+        canonical = canonical_provider(provider)
+        if canonical is None:
+            raise InvalidInput(
+                f"unknown provider {provider!r}; supported: {', '.join(SUPPORTED_PROVIDERS)}"
+            )
+        matched = [s for s in INTEGRATION_STATUSES if s.lower() == status.strip().lower()]
+        if not matched:
+            raise InvalidInput(
+                f"unknown status {status!r}; use one of {', '.join(INTEGRATION_STATUSES)}"
+            )
+        normalized = normalize_email(email)
+
+        def work(connection: Connection) -> Integration:
+            user = _user(connection, _workspace(connection, workspace), normalized)
+            store.set_integration(connection, user.id, canonical, matched[0], details)
+            return store.list_integrations(
+                connection, user.workspace_id, email=normalized, provider=canonical
+            )[0]
+
+        return self._database.transaction(work)
+
+    def list_integrations(self, workspace: str) -> list[Integration]:
+        return self._database.transaction(
+            lambda c: store.list_integrations(c, _workspace(c, workspace).id)
+        )

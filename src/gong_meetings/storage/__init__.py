@@ -1,0 +1,1 @@
+"""All SQL lives in this package: tables, queries and migrations."""

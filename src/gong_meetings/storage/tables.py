@@ -1,0 +1,94 @@
+"""The schema as SQLAlchemy Core tables. Migrations in `migrations/` build exactly this."""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# On SQLite an INTEGER PRIMARY KEY is the rowid itself: the fastest table layout it has.
+MeetingIdType = BigInteger().with_variant(Integer, "sqlite")
+Timestamp = DateTime(timezone=True)
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("auto_provision_users", Boolean, nullable=False, default=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("access_key", Text, primary_key=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id"), nullable=False, index=True),
+    Column("secret_digest", LargeBinary, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp, nullable=True),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id"), nullable=False),
+    # Stored lower-cased: addresses are matched case-insensitively.
+    Column("email", Text, nullable=False),
+    Column("name", Text, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("workspace_id", "email"),
+)
+
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # The canonical provider name, such as "Google Meet".
+    Column("provider", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("details", Text, nullable=True),
+    Column("updated_at", Timestamp, nullable=False),
+    PrimaryKeyConstraint("user_id", "provider"),
+)
+
+meetings = Table(
+    "meetings",
+    metadata,
+    Column("id", MeetingIdType, primary_key=True, autoincrement=False),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("scheduled_start", Timestamp, nullable=False),
+    Column("scheduled_end", Timestamp, nullable=False),
+    Column("organizer_email", Text, nullable=False),
+    Column("meeting_url", Text, nullable=False),
+    # The attendee list as JSON text: it is always read and replaced whole.
+    Column("attendees", Text, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("meeting_provider", Text, nullable=True),
+    Column("external_meeting_id", Text, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Index(None, "workspace_id", "id"),
+)

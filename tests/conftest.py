@@ -1,0 +1,60 @@
+"""Fixtures: a fresh SQLite database per test, an in-process client and a tenant to call as."""
+
+import inspect
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from gong_meetings.config import Settings
+from gong_meetings.server import create_app
+from gong_meetings.service.accounts import AccountService
+from gong_meetings.storage.database import Database
+from gong_meetings.storage.migrate import upgrade
+from tests.helpers import Tenant, make_tenant
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if inspect.iscoroutinefunction(getattr(item, "function", None)):
+            item.add_marker(pytest.mark.anyio)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def database_url(tmp_path: object) -> str:
+    return f"sqlite:///{tmp_path}/gong-meetings.db"
+
+
+@pytest.fixture
+def accounts(database_url: str) -> Iterator[AccountService]:
+    database = Database(database_url)
+    upgrade(database.engine)
+    yield AccountService(database)
+    database.close()
+
+
+@pytest.fixture
+def tenant(accounts: AccountService) -> Tenant:
+    """Workspace `acme` with the user organizer@acme.test and one key."""
+    return make_tenant(accounts, "acme")
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, public_base_url="http://meetings.test")
+
+
+@pytest.fixture
+async def client(settings: Settings, accounts: AccountService) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process through the ASGI transport."""
+    app = create_app(settings)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http

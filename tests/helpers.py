@@ -1,0 +1,72 @@
+"""Shared test helpers: a tenant to call as, request bodies, and the error-envelope check."""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from gong_meetings.service.accounts import AccountService
+
+REQUEST_ID = re.compile(r"^[a-z0-9]{19}$")
+
+
+@dataclass(frozen=True)
+class Tenant:
+    workspace: str
+    organizer: str
+    auth: tuple[str, str]
+
+
+def make_tenant(
+    accounts: AccountService, workspace: str, *, auto_provision: bool = False
+) -> Tenant:
+    accounts.create_workspace(workspace, auto_provision)
+    organizer = f"organizer@{workspace}.test"
+    accounts.add_user(workspace, organizer, "Organizer")
+    key = accounts.create_key(workspace)
+    return Tenant(workspace, organizer, (key.access_key, key.access_key_secret))
+
+
+def meeting_body(organizer: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": "Quarterly review",
+        "scheduledStart": "2030-01-15T10:00:00Z",
+        "scheduledEnd": "2030-01-15T11:00:00Z",
+        "organizerEmail": organizer,
+    }
+    body.update(overrides)
+    return body
+
+
+def assert_request_id(response: httpx.Response) -> str:
+    """The response's X-Request-Id, checked for format; returned for further checks."""
+    request_id = response.headers.get("x-request-id", "")
+    assert REQUEST_ID.match(request_id), response.headers
+    return request_id
+
+
+def assert_error(response: httpx.Response, status: int, *fragments: str) -> list[str]:
+    """The contract's envelope, with the status and messages containing each fragment."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"requestId", "errors"}, body
+    assert body["requestId"] == assert_request_id(response)
+    errors = body["errors"]
+    assert errors and all(isinstance(e, str) and e for e in errors), body
+    for fragment in fragments:
+        assert any(fragment in e for e in errors), (fragment, errors)
+    assert not any("Traceback" in e or "sqlalchemy" in e.lower() for e in errors)
+    return errors
+
+
+async def create_meeting(
+    client: httpx.AsyncClient, tenant: Tenant, **overrides: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/v2/meetings", json=meeting_body(tenant.organizer, **overrides), auth=tenant.auth
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
