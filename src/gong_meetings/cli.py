@@ -63,10 +63,10 @@ def serve(host: str | None, port: int | None) -> None:
     from gong_meetings.server import create_app
 
     settings = Settings.from_env(host=host, port=port)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     new_key = AccountService(_database(settings)).bootstrap()
     if new_key is not None:
         _print_welcome(new_key, settings.base_url)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -240,6 +240,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         run(args=argv, prog_name="gong-meetings", standalone_mode=False)
     except click.exceptions.Abort:
         _fail("aborted", 130)
+    except click.exceptions.NoArgsIsHelpError as error:
+        # click's message here is the whole help text; one line says the same.
+        command = error.ctx.command_path if error.ctx else "gong-meetings"
+        _fail(f"missing command; see `{command} --help`", 2)
     except click.exceptions.ClickException as error:
         _fail(error.format_message(), error.exit_code)
     except _EXPECTED_ERRORS as error:

@@ -11,16 +11,22 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from gong_meetings.providers import PROVIDER_PATTERN
+
 __all__ = [
     "ATTENDEES_MAX",
     "ATTENDEE_NAME_MAX",
+    "DATETIME_PATTERN",
     "DESCRIPTION_MAX",
     "EMAIL_MAX",
+    "EMAIL_PATTERN",
     "EXTERNAL_MEETING_ID_MAX",
     "PROVIDER_MAX",
+    "PROVIDER_PATTERN",
     "TITLE_MAX",
     "UNSET",
     "URL_MAX",
+    "URL_PATTERN",
     "Attendee",
     "BaseResponse",
     "CreateMeetingRequest",
@@ -45,15 +51,48 @@ ATTENDEE_NAME_MAX = 500
 PROVIDER_MAX = 100
 EXTERNAL_MEETING_ID_MAX = 500
 
+# The exact syntax each string must have. The served OpenAPI states these same patterns, so
+# clients and fuzzers agree with the server on every value. They are written for JSON Schema
+# (ECMA 262) and use nothing whose meaning differs in Python's `re`.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+_URL_CHAR = r"[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2}"
+URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+(?::[0-9]{1,5})?"
+    rf"(?:/(?:{_URL_CHAR})*)*(?:\?(?:{_URL_CHAR}|[/?])*)?(?:#(?:{_URL_CHAR}|[/?])*)?$"
+)
+# RFC 3339 with an offset, microsecond precision, and years 1000 to 9998 so that every instant
+# still has a year of four digits once converted to UTC.
+DATETIME_PATTERN = (
+    r"^(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(?:0[1-9]|1[0-2])"
+    r"-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
+
+def python_pattern(pattern: str) -> str:
+    """`pattern` for Python's `re`, where `$` would also match before a final newline."""
+    assert pattern.endswith("$")
+    return pattern[:-1] + r"\Z"
+
+
+# The contract's `format: email` adds RFC 5321's lengths to the pattern: at most 64 characters
+# before the @ and 253 after it. Python's lookaheads state them; JSON Schema leaves them to the
+# format.
+EMAIL_PYTHON_PATTERN = r"^(?=[^@]{1,64}@[^@]{1,253}\Z)" + python_pattern(EMAIL_PATTERN)[1:]
+
+
 Title = Annotated[str, Meta(min_length=1, max_length=TITLE_MAX)]
 Description = Annotated[str, Meta(max_length=DESCRIPTION_MAX)]
-Url = Annotated[str, Meta(max_length=URL_MAX)]
-Email = Annotated[str, Meta(max_length=EMAIL_MAX)]
+Url = Annotated[str, Meta(max_length=URL_MAX, pattern=python_pattern(URL_PATTERN))]
+Email = Annotated[str, Meta(max_length=EMAIL_MAX, pattern=EMAIL_PYTHON_PATTERN)]
 AttendeeName = Annotated[str, Meta(max_length=ATTENDEE_NAME_MAX)]
-Provider = Annotated[str, Meta(max_length=PROVIDER_MAX)]
+Provider = Annotated[str, Meta(max_length=PROVIDER_MAX, pattern=python_pattern(PROVIDER_PATTERN))]
 ExternalMeetingId = Annotated[str, Meta(max_length=EXTERNAL_MEETING_ID_MAX)]
-# msgspec accepts naive date-times unless told otherwise; the contract needs an offset.
-AwareDatetime = Annotated[datetime, Meta(tz=True)]
+# Kept as text here; the service turns it into a UTC instant (and rejects February 30th).
+DateTimeText = Annotated[str, Meta(pattern=python_pattern(DATETIME_PATTERN))]
 ResponseStatus = Literal["Accepted", "Declined", "Tentative", "NeedsAction"]
 IntegrationStatus = Literal["Active", "Inactive", "Error"]
 
@@ -69,8 +108,8 @@ Attendees = Annotated[list[Attendee], Meta(max_length=ATTENDEES_MAX)]
 
 class CreateMeetingRequest(Struct, rename="camel"):
     title: Title
-    scheduled_start: AwareDatetime
-    scheduled_end: AwareDatetime
+    scheduled_start: DateTimeText
+    scheduled_end: DateTimeText
     organizer_email: Email
     meeting_url: Url | UnsetType = UNSET
     attendees: Attendees | UnsetType = UNSET
@@ -81,8 +120,8 @@ class CreateMeetingRequest(Struct, rename="camel"):
 
 class UpdateMeetingRequest(Struct, rename="camel", omit_defaults=True):
     title: Title | UnsetType = UNSET
-    scheduled_start: AwareDatetime | UnsetType = UNSET
-    scheduled_end: AwareDatetime | UnsetType = UNSET
+    scheduled_start: DateTimeText | UnsetType = UNSET
+    scheduled_end: DateTimeText | UnsetType = UNSET
     meeting_url: Url | UnsetType = UNSET
     attendees: Attendees | UnsetType = UNSET
     description: Description | UnsetType = UNSET

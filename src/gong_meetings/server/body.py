@@ -7,20 +7,28 @@ import msgspec
 from starlette.requests import Request
 
 from gong_meetings.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from gong_meetings.providers import UNKNOWN_PROVIDER
 
 T = TypeVar("T")
 
 _LOCATED = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
+_LAST_FIELD = re.compile(r"([A-Za-z]+)(?:\[\d+\])*$")
 _MESSAGE_MAX = 300
-# msgspec's wording, turned into what a client can act on.
-_REWORDED = {
-    "Expected `datetime` with a timezone component": (
-        "a date-time needs an offset, such as Z or +02:00 (RFC 3339)"
-    ),
-    "Invalid RFC3339 encoded datetime": (
-        "not a valid RFC 3339 date-time, such as 2026-01-01T10:00:00Z"
-    ),
+_NOT_EMAIL = "not a valid email address, such as name@example.com"
+_NOT_DATETIME = (
+    "not an RFC 3339 date-time with an offset, such as 2026-01-01T10:00:00Z"
+    " or 2026-01-01T12:00:00+02:00 (years 1000 to 9998, at most 6 fractional digits)"
+)
+# What a field's pattern means, said instead of quoting the pattern back.
+_PATTERN_MESSAGES = {
+    "organizerEmail": _NOT_EMAIL,
+    "emailAddress": _NOT_EMAIL,
+    "userEmail": _NOT_EMAIL,
+    "meetingUrl": "not an absolute http or https URL, such as https://zoom.us/j/123",
+    "scheduledStart": _NOT_DATETIME,
+    "scheduledEnd": _NOT_DATETIME,
+    "meetingProvider": UNKNOWN_PROVIDER,
 }
 
 
@@ -54,8 +62,11 @@ def validation_message(error: msgspec.ValidationError) -> str:
     if missing:
         path = f"{path}.{missing['field']}" if path else missing["field"]
         message = "required field is missing"
+    elif message.startswith("Expected `str` matching regex"):
+        field = _LAST_FIELD.search(path)
+        message = _PATTERN_MESSAGES.get(field[1] if field else "", "does not have the right form")
     else:
-        message = _REWORDED.get(message) or message.replace("`", "")
+        message = message.replace("`", "")
         message = message[:1].lower() + message[1:]
     if len(message) > _MESSAGE_MAX:
         message = message[:_MESSAGE_MAX] + "..."

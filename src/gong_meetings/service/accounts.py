@@ -6,9 +6,9 @@ from sqlalchemy import Connection
 
 from gong_meetings.errors import Missing
 from gong_meetings.ids import new_access_key, new_access_key_secret, secret_digest
+from gong_meetings.providers import SUPPORTED_PROVIDERS, canonical_provider
 from gong_meetings.records import ApiKey, Integration, User, Workspace
-from gong_meetings.service.providers import SUPPORTED_PROVIDERS, canonical_provider
-from gong_meetings.service.syntax import email_problem, normalize_email
+from gong_meetings.service.syntax import is_email, normalize_email
 from gong_meetings.storage import accounts as store
 from gong_meetings.storage.database import Database
 
@@ -32,9 +32,8 @@ class NewKey:
 
 
 def _valid_email(email: str) -> str:
-    problem = email_problem(email)
-    if problem:
-        raise InvalidInput(f"{email!r} is {problem}")
+    if not is_email(email):
+        raise InvalidInput(f"{email!r} is not a valid email address")
     return normalize_email(email)
 
 

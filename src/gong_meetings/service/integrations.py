@@ -6,9 +6,9 @@ from msgspec import UNSET
 from sqlalchemy import Connection
 
 from gong_meetings.errors import BadRequest
+from gong_meetings.providers import canonical_provider
 from gong_meetings.records import Caller, Integration
-from gong_meetings.service.providers import canonical_provider, unknown_provider_message
-from gong_meetings.service.syntax import email_problem, normalize_email
+from gong_meetings.service.syntax import normalize_email
 from gong_meetings.storage import accounts as account_store
 from gong_meetings.storage.database import Database
 from gong_meetings.wire import IntegrationStatusRequest
@@ -66,23 +66,15 @@ class IntegrationService:
 
     async def status(self, caller: Caller, request: IntegrationStatusRequest) -> IntegrationAnswer:
         """Check one user's, one provider's, or one user's provider's integration."""
-        problems = []
-        provider = email = None
         if request.user_email is UNSET and request.meeting_provider is UNSET:
-            problems.append("body: at least one of userEmail or meetingProvider is required")
-        if request.meeting_provider is not UNSET:
-            provider = canonical_provider(request.meeting_provider)
-            if provider is None:
-                problems.append(
-                    unknown_provider_message("meetingProvider", request.meeting_provider)
-                )
-        if request.user_email is not UNSET:
-            email = request.user_email
-            problem = email_problem(email)
-            if problem:
-                problems.append(f"userEmail: {problem}")
-        if problems:
-            raise BadRequest(*problems)
+            raise BadRequest("body: at least one of userEmail or meetingProvider is required")
+        # The wire type admits only known provider names, so this always finds one.
+        provider = (
+            None
+            if request.meeting_provider is UNSET
+            else canonical_provider(request.meeting_provider)
+        )
+        email = None if request.user_email is UNSET else request.user_email
         return await self._database.run(
             lambda connection: self._answer(connection, caller, email, provider)
         )

@@ -1,6 +1,6 @@
 """Meeting rules: what a valid meeting is, who may organise it, and partial updates."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 from msgspec import UNSET
 from msgspec.structs import replace
@@ -8,53 +8,46 @@ from sqlalchemy import Connection
 
 from gong_meetings.errors import BadRequest, NotFound
 from gong_meetings.ids import new_meeting_id
+from gong_meetings.providers import canonical_provider
 from gong_meetings.records import Caller
-from gong_meetings.service.providers import canonical_provider, unknown_provider_message
-from gong_meetings.service.syntax import email_problem, normalize_email, url_problem
+from gong_meetings.service.syntax import normalize_email
 from gong_meetings.storage import accounts as account_store
 from gong_meetings.storage import meetings as meeting_store
 from gong_meetings.storage.database import Database
-from gong_meetings.wire import Attendee, CreateMeetingRequest, Meeting, UpdateMeetingRequest
+from gong_meetings.wire import CreateMeetingRequest, Meeting, UpdateMeetingRequest
+
+# Wire types have already checked every field's type, length and syntax; what is left here is
+# what needs more than one field, or the database.
 
 
-def _attendee_problems(attendees: list[Attendee]) -> list[str]:
-    problems = []
-    for index, attendee in enumerate(attendees):
-        if attendee.email_address is not UNSET:
-            problem = email_problem(attendee.email_address)
-            if problem:
-                problems.append(f"attendees[{index}].emailAddress: {problem}")
-    return problems
+def _instants(
+    start: str | object, end: str | object, problems: list[str]
+) -> tuple[datetime | None, datetime | None]:
+    """Parse the date-times present into UTC instants; a date that does not exist is a problem."""
+    parsed = []
+    for field, text in (("scheduledStart", start), ("scheduledEnd", end)):
+        value = None
+        if isinstance(text, str):
+            try:
+                value = datetime.fromisoformat(text).astimezone(UTC)
+            except ValueError:
+                problems.append(f"{field}: not a real date and time (no such day)")
+        parsed.append(value)
+    return parsed[0], parsed[1]
 
 
-def _field_problems(request: CreateMeetingRequest | UpdateMeetingRequest) -> list[str]:
-    """Problems in the fields a create or an update carries, each named by its path."""
-    problems = []
-    if isinstance(request, CreateMeetingRequest):
-        problem = email_problem(request.organizer_email)
-        if problem:
-            problems.append(f"organizerEmail: {problem}")
-        if request.meeting_provider is not UNSET and not canonical_provider(
-            request.meeting_provider
-        ):
-            problems.append(unknown_provider_message("meetingProvider", request.meeting_provider))
-    if request.meeting_url is not UNSET:
-        problem = url_problem(request.meeting_url)
-        if problem:
-            problems.append(f"meetingUrl: {problem}")
-    if request.attendees is not UNSET:
-        problems.extend(_attendee_problems(request.attendees))
-    return problems
-
-
-def _schedule_problems(meeting: Meeting) -> list[str]:
+def _check_schedule(meeting: Meeting) -> None:
     if meeting.scheduled_end <= meeting.scheduled_start:
-        return ["scheduledEnd: must be after scheduledStart"]
-    return []
+        raise BadRequest("scheduledEnd: must be after scheduledStart")
 
 
 def _optional(value: str | object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _not_found() -> NotFound:
+    # The same answer for a missing id and another workspace's: existence must not show.
+    return NotFound("meetingId: no meeting with this id exists in your workspace")
 
 
 class MeetingService:
@@ -63,13 +56,17 @@ class MeetingService:
         self._public_base_url = public_base_url
 
     def _new_meeting(self, request: CreateMeetingRequest) -> Meeting:
+        problems: list[str] = []
+        start, end = _instants(request.scheduled_start, request.scheduled_end, problems)
+        if start is None or end is None:
+            raise BadRequest(*problems)
         meeting_id = str(new_meeting_id())
         provider = _optional(request.meeting_provider)
-        return Meeting(
+        meeting = Meeting(
             id=meeting_id,
             title=request.title,
-            scheduled_start=request.scheduled_start.astimezone(UTC),
-            scheduled_end=request.scheduled_end.astimezone(UTC),
+            scheduled_start=start,
+            scheduled_end=end,
             organizer_email=request.organizer_email,
             meeting_url=_optional(request.meeting_url)
             or f"{self._public_base_url}/join/{meeting_id}",
@@ -78,13 +75,12 @@ class MeetingService:
             meeting_provider=None if provider is None else canonical_provider(provider),
             external_meeting_id=_optional(request.external_meeting_id),
         )
+        _check_schedule(meeting)
+        return meeting
 
     async def create(self, caller: Caller, request: CreateMeetingRequest) -> Meeting:
         """Validate, check the organizer, and store a new meeting."""
         meeting = self._new_meeting(request)
-        problems = _field_problems(request) + _schedule_problems(meeting)
-        if problems:
-            raise BadRequest(*problems)
         organizer = normalize_email(request.organizer_email)
 
         def store(connection: Connection) -> Meeting:
@@ -106,7 +102,8 @@ class MeetingService:
         self, caller: Caller, meeting_id: int | None, request: UpdateMeetingRequest
     ) -> Meeting:
         """Apply the fields present; the result must still be a valid meeting."""
-        problems = _field_problems(request)
+        problems: list[str] = []
+        start, end = _instants(request.scheduled_start, request.scheduled_end, problems)
         if problems:
             raise BadRequest(*problems)
         changes = {
@@ -114,9 +111,7 @@ class MeetingService:
             for name in request.__struct_fields__
             if getattr(request, name) is not UNSET
         }
-        for name in ("scheduled_start", "scheduled_end"):
-            if name in changes:
-                changes[name] = changes[name].astimezone(UTC)
+        changes.update({k: v for k, v in (("scheduled_start", start), ("scheduled_end", end)) if v})
         if meeting_id is None:
             raise _not_found()
 
@@ -127,9 +122,7 @@ class MeetingService:
             if not changes:
                 return current
             updated = replace(current, **changes)
-            problems = _schedule_problems(updated)
-            if problems:
-                raise BadRequest(*problems)
+            _check_schedule(updated)
             meeting_store.replace_meeting(connection, caller.workspace_id, updated)
             return updated
 
@@ -145,8 +138,3 @@ class MeetingService:
 
         if not await self._database.run(store):
             raise _not_found()
-
-
-def _not_found() -> NotFound:
-    # The same answer for a missing id and another workspace's: existence must not show.
-    return NotFound("meetingId: no meeting with this id exists in your workspace")

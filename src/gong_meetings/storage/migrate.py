@@ -34,11 +34,24 @@ def current_revision(engine: Engine) -> str | None:
         return _current_revision(connection)
 
 
+def _refuse_unknown(current: str | None) -> None:
+    known = {
+        script.revision
+        for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()
+    }
+    if current is not None and current not in known:
+        raise SchemaNotCurrent(
+            f"the database schema is at revision {current}, newer than this gong-meetings"
+            f" knows (head {head_revision()}); upgrade the gong-meetings package"
+        )
+
+
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Apply every pending migration, in one transaction that holds the write lock."""
     config = _alembic_config()
     with engine.begin() as connection:
         before = _current_revision(connection)
+        _refuse_unknown(before)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return before, head_revision()
