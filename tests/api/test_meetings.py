@@ -144,7 +144,7 @@ async def test_every_response_has_a_fresh_request_id(client, tenant: Tenant) -> 
         ),
         (
             "2030-01-15T10:00:00+00:00",
-            "2030-01-15T10:00:01z",
+            "2030-01-15T10:00:01-00:00",
             "2030-01-15T10:00:00Z",
             "2030-01-15T10:00:01Z",
         ),
