@@ -1,6 +1,5 @@
 """Fixtures: a fresh SQLite database per test, an in-process client and a tenant to call as."""
 
-import inspect
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -13,12 +12,6 @@ from gong_meetings.service.accounts import AccountService
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.migrate import upgrade
 from tests.helpers import Tenant, make_tenant
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if inspect.iscoroutinefunction(getattr(item, "function", None)):
-            item.add_marker(pytest.mark.anyio)
 
 
 @pytest.fixture

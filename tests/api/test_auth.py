@@ -23,7 +23,6 @@ from tests.helpers import Tenant, assert_error, create_meeting, make_tenant, mee
 
 # Marked here, at collection, so the anyio plugin keeps these tests' parametrization (an
 # anyio marker added only after collection makes it rebuild each item without its params).
-pytestmark = pytest.mark.anyio
 
 OPERATIONS = ("create", "update", "delete", "status")
 SUCCESS = {"create": 201, "update": 200, "delete": 200, "status": 200}
@@ -117,7 +116,8 @@ FAILURES: dict[str, Headers] = {
     "malformed-base64": lambda t, o, r: {"Authorization": "Basic !!not*base64!!"},
     "base64-bad-padding": lambda t, o, r: {"Authorization": "Basic YWJjZA="},
     "base64-with-inner-space": lambda t, o, r: {
-        "Authorization": "Basic " + base64.b64encode(credentials(*t.auth)).decode()[:8]
+        "Authorization": "Basic "
+        + base64.b64encode(credentials(*t.auth)).decode()[:8]
         + " "
         + base64.b64encode(credentials(*t.auth)).decode()[8:]
     },
@@ -138,9 +138,7 @@ FAILURES: dict[str, Headers] = {
     "bearer-scheme": lambda t, o, r: {"Authorization": "Bearer x"},
     "bearer-with-secret": lambda t, o, r: {"Authorization": f"Bearer {t.auth[1]}"},
     "digest-scheme": lambda t, o, r: {"Authorization": "Digest x"},
-    "no-scheme": lambda t, o, r: {
-        "Authorization": base64.b64encode(credentials(*t.auth)).decode()
-    },
+    "no-scheme": lambda t, o, r: {"Authorization": base64.b64encode(credentials(*t.auth)).decode()},
     "basic-without-space": lambda t, o, r: {
         "Authorization": "Basic" + base64.b64encode(credentials(*t.auth)).decode()
     },
@@ -329,7 +327,9 @@ async def test_a_revoked_key_never_used_before_fails_at_once(
 ) -> None:
     key = accounts.create_key(tenant.workspace)
     accounts.revoke_key(key.access_key)
-    response = await call(client, "status", tenant, "", auth=(key.access_key, key.access_key_secret))
+    response = await call(
+        client, "status", tenant, "", auth=(key.access_key, key.access_key_secret)
+    )
     assert_unauthorized(response)
 
 

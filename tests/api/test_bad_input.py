@@ -19,7 +19,6 @@ from tests.helpers import Tenant, assert_error, create_meeting, meeting_body
 
 # Marked here, at collection, so the anyio plugin keeps these tests' parametrization (an
 # anyio marker added only after collection makes it rebuild each item without its params).
-pytestmark = pytest.mark.anyio
 
 CREATE, UPDATE, STATUS = "create", "update", "status"
 ALL = (CREATE, UPDATE, STATUS)

@@ -10,7 +10,6 @@ from tests.helpers import Tenant, assert_error, assert_request_id
 
 # Marked here, not only by conftest: its late marker makes anyio re-create each item and drop
 # the parameters of parametrized tests.
-pytestmark = pytest.mark.anyio
 
 URL = "/v2/meetings/integration-status"
 SUPPORTED = "Zoom, Google Meet, Microsoft Teams, Webex"

@@ -20,7 +20,6 @@ from tests.helpers import (
 RESPONSE_KEYS = {"requestId", "meetingId", "meeting"}
 # Marked here, not only by conftest: its late marker makes anyio re-create each item and drop
 # the parameters of parametrized tests.
-pytestmark = pytest.mark.anyio
 
 MEETING_KEYS = {
     "id",

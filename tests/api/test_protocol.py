@@ -19,7 +19,6 @@ from tests.helpers import Tenant, assert_error, assert_request_id, create_meetin
 
 # Marked here, at collection, so the anyio plugin keeps these tests' parametrization (an
 # anyio marker added only after collection makes it rebuild each item without its params).
-pytestmark = pytest.mark.anyio
 
 MiB = 1024 * 1024
 CHUNK = 64 * 1024
@@ -392,9 +391,7 @@ async def test_a_smaller_configured_limit_is_honoured(
         assert streamed.consumed <= limit // 100 + 3, streamed.consumed
 
 
-async def test_a_larger_configured_limit_is_honoured(
-    tenant: Tenant, settings: Settings
-) -> None:
+async def test_a_larger_configured_limit_is_honoured(tenant: Tenant, settings: Settings) -> None:
     async with serve(dataclasses.replace(settings, max_body_bytes=2 * MiB)) as client:
         body = meeting_body(tenant.organizer)
         response = await client.post(
@@ -439,7 +436,9 @@ async def test_non_json_content_type_is_415(
     method, path, body = request_for(target, tenant, meeting_id)
     headers = {} if content_type is None else {"Content-Type": content_type}
     content = httpx.Request("POST", "http://x", json=body).content
-    response = await client.request(method, path, content=content, headers=headers, auth=tenant.auth)
+    response = await client.request(
+        method, path, content=content, headers=headers, auth=tenant.auth
+    )
     if content_type is None:
         assert "content-type" not in response.request.headers
     assert_error(response, 415, "Content-Type")

@@ -10,7 +10,6 @@ from tests.helpers import Tenant, assert_error, create_meeting, make_tenant, mee
 
 # Marked here, not only by conftest: its late marker makes anyio re-create each item and drop
 # the parameters of parametrized tests.
-pytestmark = pytest.mark.anyio
 
 NEVER_EXISTED = "1234567890123456789"
 STATUS_URL = "/v2/meetings/integration-status"

@@ -20,6 +20,7 @@ SCRIPT = Path(sys.executable).with_name("gong-meetings")
 STARTUP_DEADLINE_SECONDS = 15.0
 STOP_DEADLINE_SECONDS = 5.0
 
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -117,5 +118,3 @@ def running_server(cwd: Path, env: dict[str, str], logs: Path) -> Iterator[Serve
                 server.process.wait()
         for file in files:
             file.close()
-
-
