@@ -21,9 +21,6 @@ from gong_meetings.service.accounts import AccountService
 from gong_meetings.storage.tables import api_keys, meetings
 from tests.helpers import Tenant, assert_error, create_meeting, make_tenant, meeting_body
 
-# Marked here, at collection, so the anyio plugin keeps these tests' parametrization (an
-# anyio marker added only after collection makes it rebuild each item without its params).
-
 OPERATIONS = ("create", "update", "delete", "status")
 SUCCESS = {"create": 201, "update": 200, "delete": 200, "status": 200}
 

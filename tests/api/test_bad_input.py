@@ -17,9 +17,6 @@ from sqlalchemy import create_engine, func, select
 from gong_meetings.storage.tables import api_keys, meetings, users
 from tests.helpers import Tenant, assert_error, create_meeting, meeting_body
 
-# Marked here, at collection, so the anyio plugin keeps these tests' parametrization (an
-# anyio marker added only after collection makes it rebuild each item without its params).
-
 CREATE, UPDATE, STATUS = "create", "update", "status"
 ALL = (CREATE, UPDATE, STATUS)
 MEETINGS = (CREATE, UPDATE)

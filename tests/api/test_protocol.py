@@ -17,9 +17,6 @@ from gong_meetings.storage import accounts as account_storage
 from gong_meetings.storage import meetings as meeting_storage
 from tests.helpers import Tenant, assert_error, assert_request_id, create_meeting, meeting_body
 
-# Marked here, at collection, so the anyio plugin keeps these tests' parametrization (an
-# anyio marker added only after collection makes it rebuild each item without its params).
-
 MiB = 1024 * 1024
 CHUNK = 64 * 1024
 JSON_HEADERS = {"Content-Type": "application/json"}

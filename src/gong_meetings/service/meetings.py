@@ -20,6 +20,14 @@ from gong_meetings.wire import CreateMeetingRequest, Meeting, UpdateMeetingReque
 # what needs more than one field, or the database.
 
 
+def parse_instant(text: str) -> datetime | None:
+    """The UTC instant a pattern-checked RFC 3339 text names; None for a day that does not exist."""
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return None
+
+
 def _instants(
     start: str | object, end: str | object, problems: list[str]
 ) -> tuple[datetime | None, datetime | None]:
@@ -28,9 +36,8 @@ def _instants(
     for field, text in (("scheduledStart", start), ("scheduledEnd", end)):
         value = None
         if isinstance(text, str):
-            try:
-                value = datetime.fromisoformat(text).astimezone(UTC)
-            except ValueError:
+            value = parse_instant(text)
+            if value is None:
                 problems.append(f"{field}: not a real date and time (no such day)")
         parsed.append(value)
     return parsed[0], parsed[1]
