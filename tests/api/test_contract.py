@@ -97,3 +97,25 @@ async def test_docs_page_works_offline(client) -> None:
         response = await client.get(asset)
         assert response.status_code == 200, asset
         assert len(response.content) > 10_000
+
+
+async def test_served_patterns_are_the_ones_the_server_applies(client) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    create, update = (
+        schemas[n]["properties"] for n in ("CreateMeetingRequest", "UpdateMeetingRequest")
+    )
+    expected = {
+        "organizerEmail": wire.EMAIL_PATTERN,
+        "meetingUrl": wire.URL_PATTERN,
+        "scheduledStart": wire.DATETIME_PATTERN,
+        "scheduledEnd": wire.DATETIME_PATTERN,
+        "meetingProvider": wire.PROVIDER_PATTERN,
+    }
+    for field, pattern in expected.items():
+        assert create[field]["pattern"] == pattern, field
+        if field in update:
+            assert update[field]["pattern"] == pattern, field
+    assert schemas["MeetingAttendee"]["properties"]["emailAddress"]["pattern"] == wire.EMAIL_PATTERN
+    status = schemas["MeetingIntegrationStatusRequest"]["properties"]
+    assert status["userEmail"]["pattern"] == wire.EMAIL_PATTERN
+    assert status["meetingProvider"]["pattern"] == wire.PROVIDER_PATTERN

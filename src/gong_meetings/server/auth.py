@@ -1,7 +1,6 @@
 """The Authorization header, parsed into credentials for the service to verify."""
 
 import base64
-import binascii
 
 from starlette.requests import Request
 
@@ -18,7 +17,7 @@ async def authenticate(request: Request, authenticator: Authenticator) -> Caller
         raise authenticator.failure()
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII input
         raise authenticator.failure() from None
     access_key, colon, secret = decoded.partition(":")
     if not colon or not access_key or not secret:
