@@ -529,9 +529,8 @@ async def test_only_the_bad_attendees_are_blamed(
     body = {**valid_body(target, tenant), "attendees": attendees}
     response = await send(client, tenant, meeting, target, encode(body))
     errors = assert_error(response, 400)
-    blamed = {e.split(":")[0] for e in errors}
-    assert blamed, errors
-    assert blamed <= {"attendees[1].emailAddress", "attendees[3].emailAddress"}, errors
+    blamed = sorted(e.split(":")[0] for e in errors)
+    assert blamed == ["attendees[1].emailAddress", "attendees[3].emailAddress"], errors
 
 
 BAD_URLS = (
@@ -651,7 +650,7 @@ async def test_unknown_provider_is_400_listing_supported_ones(
     assert count_meetings(database_url) == 1
 
 
-async def test_several_problems_each_message_names_one_bad_field(
+async def test_several_problems_get_one_message_each(
     client: httpx.AsyncClient, tenant: Tenant, meeting: dict[str, Any]
 ) -> None:
     body = meeting_body(
@@ -663,7 +662,7 @@ async def test_several_problems_each_message_names_one_bad_field(
     response = await send(client, tenant, meeting, CREATE, encode(body))
     errors = assert_error(response, 400)
     bad_fields = {"attendees[1].emailAddress", "meetingProvider", "meetingUrl", "organizerEmail"}
-    assert {e.split(":")[0] for e in errors} <= bad_fields, errors
+    assert sorted(e.split(":")[0] for e in errors) == sorted(bad_fields), errors
 
 
 # ---------------------------------------------------------------------------------------------
@@ -781,3 +780,15 @@ async def test_escaped_surrogate_pair_is_a_valid_character(
     response = await send(client, tenant, meeting, CREATE, content)
     assert response.status_code == 201, response.text
     assert response.json()["meeting"]["title"] == "Launch \U0001f680"
+
+
+async def test_a_thousand_problems_are_reported_in_bounded_form(
+    client: httpx.AsyncClient, tenant: Tenant, meeting: dict[str, Any]
+) -> None:
+    attendees = [{"emailAddress": f"bad-{i}"} for i in range(1000)]
+    body = {**valid_body(CREATE, tenant), "attendees": attendees}
+    response = await send(client, tenant, meeting, CREATE, encode(body))
+    errors = assert_error(response, 400)
+    assert len(errors) == 51, len(errors)
+    assert errors[0].startswith("attendees[0].emailAddress: ")
+    assert errors[-1] == "... and 950 more problems"
