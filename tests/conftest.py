@@ -4,14 +4,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from gong_meetings.config import Settings
-from gong_meetings.server import create_app
 from gong_meetings.service.accounts import AccountService
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.migrate import upgrade
-from tests.helpers import Tenant, make_tenant
+from tests.helpers import Tenant, app_client, make_tenant
 
 
 @pytest.fixture
@@ -46,8 +44,5 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 async def client(settings: Settings, accounts: AccountService) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the app in-process through the ASGI transport."""
-    app = create_app(settings)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+    async with app_client(settings) as http:
+        yield http

@@ -1,14 +1,29 @@
 """Shared test helpers: a tenant to call as, request bodies, and the error-envelope check."""
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from asgi_lifespan import LifespanManager
 
+from gong_meetings.config import Settings
+from gong_meetings.server import create_app
 from gong_meetings.service.accounts import AccountService
 
 REQUEST_ID = re.compile(r"^[a-z0-9]{19}$")
+
+
+@asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to an app built with `settings`, in-process (ASGI transport)."""
+    app = create_app(settings)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
 
 
 @dataclass(frozen=True)

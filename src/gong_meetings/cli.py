@@ -67,6 +67,7 @@ def serve(host: str | None, port: int | None) -> None:
     if new_key is not None:
         _print_welcome(new_key, settings.base_url)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-start chatter
     uvicorn.run(
         create_app(settings),
         host=settings.host,

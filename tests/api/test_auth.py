@@ -5,34 +5,28 @@ import base64
 import dataclasses
 import hashlib
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import create_engine, select
 
 from gong_meetings.config import Settings
-from gong_meetings.server import create_app
 from gong_meetings.service.accounts import AccountService
 from gong_meetings.storage.tables import api_keys, meetings
-from tests.helpers import Tenant, assert_error, create_meeting, make_tenant, meeting_body
+from tests.helpers import (
+    Tenant,
+    app_client,
+    assert_error,
+    create_meeting,
+    make_tenant,
+    meeting_body,
+)
 
 OPERATIONS = ("create", "update", "delete", "status")
 SUCCESS = {"create": 201, "update": 200, "delete": 200, "status": 200}
-
-
-@asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A client for an app built with these settings (the `client` fixture's pattern)."""
-    app = create_app(settings)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
 
 
 def basic(raw: bytes) -> dict[str, bytes]:
@@ -279,7 +273,7 @@ async def test_only_a_digest_of_the_secret_is_stored(
 async def test_a_key_revoked_while_running_stops_within_the_cache_ttl(
     tenant: Tenant, accounts: AccountService, settings: Settings
 ) -> None:
-    async with serve(dataclasses.replace(settings, auth_cache_seconds=0.2)) as client:
+    async with app_client(dataclasses.replace(settings, auth_cache_seconds=0.2)) as client:
         key = accounts.create_key(tenant.workspace)
         auth = (key.access_key, key.access_key_secret)
         first = await call(client, "status", tenant, "", auth=auth)
@@ -297,7 +291,7 @@ async def test_with_the_default_cache_a_revoked_key_fails_soon_after(
     tenant: Tenant, accounts: AccountService, settings: Settings
 ) -> None:
     assert Settings().auth_cache_seconds <= 2.0
-    async with serve(dataclasses.replace(settings, auth_cache_seconds=2.0)) as client:
+    async with app_client(dataclasses.replace(settings, auth_cache_seconds=2.0)) as client:
         key = accounts.create_key(tenant.workspace)
         auth = (key.access_key, key.access_key_secret)
         first = await call(client, "status", tenant, "", auth=auth)

@@ -4,32 +4,26 @@ types and 500s that reveal nothing."""
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from gong_meetings.config import DEFAULT_MAX_BODY_BYTES, Settings
-from gong_meetings.server import create_app
 from gong_meetings.storage import accounts as account_storage
 from gong_meetings.storage import meetings as meeting_storage
-from tests.helpers import Tenant, assert_error, assert_request_id, create_meeting, meeting_body
+from tests.helpers import (
+    Tenant,
+    app_client,
+    assert_error,
+    assert_request_id,
+    create_meeting,
+    meeting_body,
+)
 
 MiB = 1024 * 1024
 CHUNK = 64 * 1024
 JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-@asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A client for an app built with these settings (the `client` fixture's pattern)."""
-    app = create_app(settings)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
 
 
 @pytest.fixture
@@ -369,7 +363,7 @@ async def test_a_smaller_configured_limit_is_honoured(
         }
     )
     assert settings.max_body_bytes == limit
-    async with serve(settings) as client:
+    async with app_client(settings) as client:
         body = meeting_body(tenant.organizer)
         exact = await client.post(
             "/v2/meetings", content=padded(body, limit), headers=JSON_HEADERS, auth=tenant.auth
@@ -389,7 +383,7 @@ async def test_a_smaller_configured_limit_is_honoured(
 
 
 async def test_a_larger_configured_limit_is_honoured(tenant: Tenant, settings: Settings) -> None:
-    async with serve(dataclasses.replace(settings, max_body_bytes=2 * MiB)) as client:
+    async with app_client(dataclasses.replace(settings, max_body_bytes=2 * MiB)) as client:
         body = meeting_body(tenant.organizer)
         response = await client.post(
             "/v2/meetings", content=padded(body, MiB + 1), headers=JSON_HEADERS, auth=tenant.auth

@@ -62,15 +62,7 @@ def ensure_current(engine: Engine, *, auto_upgrade: bool) -> None:
     current, head = current_revision(engine), head_revision()
     if current == head:
         return
-    known = {
-        script.revision
-        for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()
-    }
-    if current is not None and current not in known:
-        raise SchemaNotCurrent(
-            f"the database schema is at revision {current}, newer than this gong-meetings"
-            f" knows (head {head}); upgrade the gong-meetings package"
-        )
+    _refuse_unknown(current)
     if not auto_upgrade:
         state = "empty" if current is None else f"at revision {current}"
         raise SchemaNotCurrent(
