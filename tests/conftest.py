@@ -1,4 +1,4 @@
-"""Fixtures: a fresh SQLite database per test, an in-process client and a tenant to call as."""
+"""Fixtures: a clean database per test (SQLite and PostgreSQL), a client, and a tenant."""
 
 from collections.abc import AsyncIterator, Iterator
 
@@ -10,6 +10,7 @@ from gong_meetings.service.accounts import AccountService
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.migrate import upgrade
 from tests.helpers import Tenant, app_client, make_tenant
+from tests.postgres import empty_tables, postgres_url, reset_schema
 
 
 @pytest.fixture
@@ -17,9 +18,22 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-def database_url(tmp_path: object) -> str:
-    return f"sqlite:///{tmp_path}/gong-meetings.db"
+@pytest.fixture(scope="session")
+def postgres_schema() -> str:
+    """The PostgreSQL test database, its schema built fresh once per run."""
+    url = postgres_url()
+    reset_schema(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    """Every test that uses the database runs on both: a new SQLite file, or emptied tables."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/gong-meetings.db"
+    url: str = request.getfixturevalue("postgres_schema")
+    empty_tables(url)
+    return url
 
 
 @pytest.fixture

@@ -6,14 +6,17 @@ exit, never a traceback.
 
 import json
 import logging
+import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from gong_meetings.config import Settings, SettingsError
+from gong_meetings.config import DEFAULT_DATABASE_URL, Settings, SettingsError
 from gong_meetings.errors import Conflict, Missing, SchemaNotCurrent
 from gong_meetings.service.accounts import (
     INTEGRATION_STATUSES,
@@ -37,7 +40,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def _database(settings: Settings, *, migrate: bool = True) -> Database:
     """Open the configured database; SQLite is upgraded to the current schema on the way."""
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.pool)
     if migrate:
         ensure_current(database.engine, auto_upgrade=database.is_sqlite)
     return database
@@ -251,9 +254,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(str(error))
     except OSError as error:
         _fail(f"{error.strerror or error}")
-    except Exception as error:  # database unreachable and the like: still one line
-        from sqlalchemy.exc import SQLAlchemyError
+    except SQLAlchemyError as error:  # database unreachable and the like: still one line
+        cause = error.orig if isinstance(error, DBAPIError) else error
+        url = _shown_database_url()
+        _fail(f"cannot use the database {url}: {str(cause).strip().splitlines()[0]}")
 
-        if isinstance(error, SQLAlchemyError):
-            _fail(f"database error: {error.__class__.__name__}: {str(error).splitlines()[0]}")
-        raise
+
+def _shown_database_url() -> str:
+    """The configured URL with any password hidden, for error messages."""
+    raw = os.environ.get("GONG_MEETINGS_DATABASE_URL", DEFAULT_DATABASE_URL)
+    try:
+        return make_url(raw).render_as_string(hide_password=True)
+    except ArgumentError:
+        return raw

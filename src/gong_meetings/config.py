@@ -12,6 +12,17 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_AUTH_CACHE_SECONDS = 2.0
 
 
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    """PostgreSQL connection settings; SQLite has one connection per process and ignores them."""
+
+    size: int = 10
+    max_overflow: int = 10
+    timeout_seconds: float = 5.0
+    connect_timeout_seconds: int = 5
+    statement_timeout_ms: int = 5_000
+
+
 class SettingsError(ValueError):
     """An environment variable holds a value we cannot use."""
 
@@ -24,6 +35,7 @@ class Settings:
     public_base_url: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     auth_cache_seconds: float = DEFAULT_AUTH_CACHE_SECONDS
+    pool: PoolOptions = PoolOptions()
 
     @property
     def base_url(self) -> str:
@@ -46,6 +58,15 @@ class Settings:
                 env, "GONG_MEETINGS_AUTH_CACHE_SECONDS", DEFAULT_AUTH_CACHE_SECONDS
             ),
         }
+        values["pool"] = PoolOptions(
+            size=_int(env, "GONG_MEETINGS_DB_POOL_SIZE", 10, 1, 1000),
+            max_overflow=_int(env, "GONG_MEETINGS_DB_MAX_OVERFLOW", 10, 0, 1000),
+            timeout_seconds=_float(env, "GONG_MEETINGS_DB_POOL_TIMEOUT", 5.0),
+            connect_timeout_seconds=_int(env, "GONG_MEETINGS_DB_CONNECT_TIMEOUT", 5, 1, 60),
+            statement_timeout_ms=_int(
+                env, "GONG_MEETINGS_DB_STATEMENT_TIMEOUT_MS", 5_000, 1, 600_000
+            ),
+        )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 

@@ -52,3 +52,11 @@ class Missing(Exception):
 
 class SchemaNotCurrent(Exception):
     """The database schema is not the one this code was written for."""
+
+
+class PreconditionFailed(ApiError):
+    status_code = 412
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503

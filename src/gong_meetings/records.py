@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from gong_meetings.wire import Meeting
+
 
 @dataclass(frozen=True, slots=True)
 class Workspace:
@@ -46,3 +48,11 @@ class Caller:
 
     workspace_id: int
     workspace_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMeeting:
+    """A meeting with its version, which counts its changes and makes its ETag."""
+
+    meeting: Meeting
+    version: int

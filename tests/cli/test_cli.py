@@ -427,7 +427,7 @@ def state(capsys: pytest.CaptureFixture[str]) -> tuple[str, ...]:
     [
         ("nonsense", ["GONG_MEETINGS_DATABASE_URL", "nonsense"]),
         ("mysql://x", ["GONG_MEETINGS_DATABASE_URL", "mysql"]),
-        ("postgresql://user@localhost/db", ["GONG_MEETINGS_DATABASE_URL", "postgresql"]),
+        ("postgresql://user:hunter2@127.0.0.1:1/db", ["cannot use the database", "127.0.0.1:1"]),
         ("sqlite:////nonexistent-dir/sub/x.db", ["database"]),
     ],
 )

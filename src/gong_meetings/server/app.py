@@ -25,7 +25,7 @@ from gong_meetings.storage.migrate import ensure_current
 def create_app(settings: Settings | None = None) -> ASGIApp:
     """Build the server. The schema must be current: SQLite is upgraded, others refuse."""
     settings = settings or Settings.from_env()
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.pool)
     ensure_current(database.engine, auto_upgrade=database.is_sqlite)
     meetings = MeetingRoutes(
         Authenticator(database, settings.auth_cache_seconds, BASIC_CHALLENGE),
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
-        database.close()
+        await database.aclose()
 
     app = Starlette(
         routes=[

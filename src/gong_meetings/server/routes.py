@@ -4,12 +4,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gong_meetings.ids import parse_meeting_id
+from gong_meetings.records import StoredMeeting
 from gong_meetings.server.auth import authenticate
 from gong_meetings.server.body import read_json
+from gong_meetings.server.preconditions import if_match
 from gong_meetings.server.responses import json_response, request_id
 from gong_meetings.service.auth import Authenticator
 from gong_meetings.service.integrations import IntegrationService
-from gong_meetings.service.meetings import MeetingService
+from gong_meetings.service.meetings import MeetingService, etag
 from gong_meetings.wire import (
     UNSET,
     BaseResponse,
@@ -19,6 +21,15 @@ from gong_meetings.wire import (
     MeetingResponse,
     UpdateMeetingRequest,
 )
+
+
+def _meeting_response(request: Request, stored: StoredMeeting, status_code: int = 200) -> Response:
+    meeting = stored.meeting
+    return json_response(
+        MeetingResponse(request_id(request), meeting.id, meeting),
+        status_code,
+        headers={"ETag": etag(stored.version)},
+    )
 
 
 class MeetingRoutes:
@@ -38,8 +49,8 @@ class MeetingRoutes:
         """POST /v2/meetings: create a meeting."""
         caller = await authenticate(request, self._authenticator)
         body = await read_json(request, CreateMeetingRequest, self._max_body_bytes)
-        meeting = await self._meetings.create(caller, body)
-        return json_response(MeetingResponse(request_id(request), meeting.id, meeting), 201)
+        stored = await self._meetings.create(caller, body)
+        return _meeting_response(request, stored, 201)
 
     async def meeting(self, request: Request) -> Response:
         """PUT or DELETE /v2/meetings/{meetingId}."""
@@ -52,13 +63,14 @@ class MeetingRoutes:
         caller = await authenticate(request, self._authenticator)
         body = await read_json(request, UpdateMeetingRequest, self._max_body_bytes)
         meeting_id = parse_meeting_id(request.path_params["meetingId"])
-        meeting = await self._meetings.update(caller, meeting_id, body)
-        return json_response(MeetingResponse(request_id(request), meeting.id, meeting))
+        stored = await self._meetings.update(caller, meeting_id, body, if_match(request))
+        return _meeting_response(request, stored)
 
     async def delete_meeting(self, request: Request) -> Response:
         """DELETE /v2/meetings/{meetingId}: delete a meeting for good."""
         caller = await authenticate(request, self._authenticator)
-        await self._meetings.delete(caller, parse_meeting_id(request.path_params["meetingId"]))
+        meeting_id = parse_meeting_id(request.path_params["meetingId"])
+        await self._meetings.delete(caller, meeting_id, if_match(request))
         return json_response(BaseResponse(request_id(request)))
 
     async def integration_status(self, request: Request) -> Response:

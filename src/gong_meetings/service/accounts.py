@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from gong_meetings.errors import Missing
+from gong_meetings.errors import Conflict, Missing
 from gong_meetings.ids import new_access_key, new_access_key_secret, secret_digest
 from gong_meetings.providers import SUPPORTED_PROVIDERS, canonical_provider
 from gong_meetings.records import ApiKey, Integration, User, Workspace
@@ -82,7 +82,10 @@ class AccountService:
         def work(connection: Connection) -> NewKey | None:
             if store.count_workspaces(connection) > 0:
                 return None
-            workspace = store.create_workspace(connection, DEFAULT_WORKSPACE, False)
+            try:
+                workspace = store.create_workspace(connection, DEFAULT_WORKSPACE, False)
+            except Conflict:  # another instance, starting at the same moment, made it
+                return None
             store.add_user(connection, workspace.id, DEFAULT_ORGANIZER, "Default Organizer")
             return _make_key(connection, workspace)
 

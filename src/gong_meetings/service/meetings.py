@@ -6,15 +6,26 @@ from msgspec import UNSET
 from msgspec.structs import replace
 from sqlalchemy import Connection
 
-from gong_meetings.errors import BadRequest, NotFound
+from gong_meetings.errors import BadRequest, NotFound, PreconditionFailed
 from gong_meetings.ids import new_meeting_id
 from gong_meetings.providers import canonical_provider
-from gong_meetings.records import Caller
+from gong_meetings.records import Caller, StoredMeeting
 from gong_meetings.service.syntax import normalize_email
 from gong_meetings.storage import accounts as account_store
 from gong_meetings.storage import meetings as meeting_store
 from gong_meetings.storage.database import Database
 from gong_meetings.wire import CreateMeetingRequest, Meeting, UpdateMeetingRequest
+
+FIRST_VERSION = 1
+ID_ATTEMPTS = 5
+# The versions an If-Match header names; `*` is no precondition at all (None).
+Versions = frozenset[int]
+
+
+def etag(version: int) -> str:
+    """The strong entity tag of a meeting at `version`."""
+    return f'"{version}"'
+
 
 # Wire types have already checked every field's type, length and syntax; what is left here is
 # what needs more than one field, or the database.
@@ -85,12 +96,12 @@ class MeetingService:
         _check_schedule(meeting)
         return meeting
 
-    async def create(self, caller: Caller, request: CreateMeetingRequest) -> Meeting:
+    async def create(self, caller: Caller, request: CreateMeetingRequest) -> StoredMeeting:
         """Validate, check the organizer, and store a new meeting."""
         meeting = self._new_meeting(request)
         organizer = normalize_email(request.organizer_email)
 
-        def store(connection: Connection) -> Meeting:
+        def store(connection: Connection) -> StoredMeeting:
             if account_store.find_user(connection, caller.workspace_id, organizer) is None:
                 workspace = account_store.get_workspace(connection, caller.workspace_id)
                 if not workspace.auto_provision_users:
@@ -99,16 +110,25 @@ class MeetingService:
                         " workspace; add it with `gong-meetings users add"
                         f" {organizer} --workspace {workspace.name}`"
                     )
-                account_store.add_user(connection, caller.workspace_id, organizer, None)
-            meeting_store.insert_meeting(connection, caller.workspace_id, meeting)
-            return meeting
+                account_store.ensure_user(connection, caller.workspace_id, organizer)
+            stored = meeting
+            # Another process may take the same id in the same millisecond (1 in 2 million).
+            for _ in range(ID_ATTEMPTS):
+                if meeting_store.insert_meeting(connection, caller.workspace_id, stored):
+                    return StoredMeeting(stored, FIRST_VERSION)
+                stored = self._new_meeting(request)
+            raise RuntimeError(f"no free meeting id after {ID_ATTEMPTS} attempts")
 
         return await self._database.run(store)
 
     async def update(
-        self, caller: Caller, meeting_id: int | None, request: UpdateMeetingRequest
-    ) -> Meeting:
-        """Apply the fields present; the result must still be a valid meeting."""
+        self,
+        caller: Caller,
+        meeting_id: int | None,
+        request: UpdateMeetingRequest,
+        if_match: Versions | None = None,
+    ) -> StoredMeeting:
+        """Apply the fields present, atomically; the result must still be a valid meeting."""
         problems: list[str] = []
         start, end = _instants(request.scheduled_start, request.scheduled_end, problems)
         if problems:
@@ -122,26 +142,46 @@ class MeetingService:
         if meeting_id is None:
             raise _not_found()
 
-        def store(connection: Connection) -> Meeting:
-            current = meeting_store.get_meeting(connection, caller.workspace_id, meeting_id)
-            if current is None:
-                raise _not_found()
+        def store(connection: Connection) -> StoredMeeting:
+            # The row stays locked until commit, so concurrent updates apply one after another.
+            current = _locked(connection, caller, meeting_id, if_match)
             if not changes:
                 return current
-            updated = replace(current, **changes)
+            updated = replace(current.meeting, **changes)
             _check_schedule(updated)
-            meeting_store.replace_meeting(connection, caller.workspace_id, updated)
-            return updated
+            version = meeting_store.replace_meeting(
+                connection, caller.workspace_id, updated, current.version
+            )
+            return StoredMeeting(updated, version)
 
         return await self._database.run(store)
 
-    async def delete(self, caller: Caller, meeting_id: int | None) -> None:
+    async def delete(
+        self, caller: Caller, meeting_id: int | None, if_match: Versions | None = None
+    ) -> None:
         """Delete for good."""
         if meeting_id is None:
             raise _not_found()
 
-        def store(connection: Connection) -> bool:
-            return meeting_store.delete_meeting(connection, caller.workspace_id, meeting_id)
+        def store(connection: Connection) -> None:
+            _locked(connection, caller, meeting_id, if_match)
+            meeting_store.delete_meeting(connection, caller.workspace_id, meeting_id)
 
-        if not await self._database.run(store):
-            raise _not_found()
+        await self._database.run(store)
+
+
+def _locked(
+    connection: Connection, caller: Caller, meeting_id: int, if_match: Versions | None
+) -> StoredMeeting:
+    """The meeting, locked for this transaction, if it exists and matches `if_match`."""
+    current = meeting_store.get_meeting(
+        connection, caller.workspace_id, meeting_id, for_update=True
+    )
+    if current is None:
+        raise _not_found()
+    if if_match is not None and current.version not in if_match:
+        raise PreconditionFailed(
+            "If-Match: the meeting has changed since that ETag;"
+            f" its current ETag is {etag(current.version)}"
+        )
+    return current

@@ -5,7 +5,13 @@ from sqlalchemy.exc import IntegrityError
 
 from gong_meetings.errors import Conflict
 from gong_meetings.records import ApiKey, Integration, User, Workspace
-from gong_meetings.storage.tables import api_keys, integrations, users, workspaces
+from gong_meetings.storage.tables import (
+    api_keys,
+    insert_or_skip,
+    integrations,
+    users,
+    workspaces,
+)
 from gong_meetings.storage.timestamps import from_db, now
 
 
@@ -119,6 +125,15 @@ def add_user(connection: Connection, workspace_id: int, email: str, name: str | 
     except IntegrityError:
         raise Conflict(f"user {email} already exists in this workspace") from None
     return User(user_id, workspace_id, email, name, created_at)
+
+
+def ensure_user(connection: Connection, workspace_id: int, email: str) -> None:
+    """Register `email` unless it is already a user; safe when two requests race to do it."""
+    connection.execute(
+        insert_or_skip(connection, users, ["workspace_id", "email"]).values(
+            workspace_id=workspace_id, email=email, name=None, created_at=now()
+        )
+    )
 
 
 def find_user(connection: Connection, workspace_id: int, email: str) -> User | None:

@@ -1,8 +1,10 @@
-"""The database handle: one engine, and a way to run a function inside one transaction.
+"""The database handle: engines, and a way to run a function inside one transaction.
 
 Storage functions are plain synchronous SQLAlchemy Core code taking a `Connection`. The server
-runs each transaction in one hop to a dedicated thread, so the event loop never blocks on I/O
-and a request costs one thread hop, not one per statement (aiosqlite's cost).
+runs each transaction in one step: on SQLite, one hop to a dedicated thread that owns the
+connection (aiosqlite would cost a hop per statement); on PostgreSQL, through psycopg's async
+driver and a pool, with `run_sync` driving the same code. Admin commands and migrations use the
+synchronous engine.
 """
 
 import asyncio
@@ -11,37 +13,57 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from gong_meetings.config import PoolOptions
+from gong_meetings.errors import ServiceUnavailable
 
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A deadlock or serialization failure is retried this many times before it becomes a 503.
+TRANSACTION_ATTEMPTS = 3
+RETRY_AFTER_SECONDS = "1"
+_POSTGRES_NAMES = ("postgresql", "postgres", "postgresql+psycopg")
+# SQLSTATE classes: 40 (deadlock, serialization failure: retry), 08 and 57 (connection lost,
+# server shutting down, statement timeout: unavailable).
+_RETRYABLE_STATES = ("40",)
 
 
 class DatabaseUrlError(ValueError):
     """GONG_MEETINGS_DATABASE_URL is not a URL we can use."""
 
 
-def create_database_engine(url: str) -> Engine:
-    """An engine for `url`, in the plain form users write (`sqlite:///path.db`)."""
+def parse_database_url(url: str) -> URL:
+    """The SQLAlchemy URL for the plain forms users write: sqlite:///x.db, postgresql://..."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise DatabaseUrlError(
             f"GONG_MEETINGS_DATABASE_URL is not a database URL: {url!r}"
-            " (expected sqlite:///path/to/file.db)"
+            " (expected sqlite:///path/to/file.db or postgresql://user@host:5432/db)"
         ) from None
-    if parsed.get_backend_name() != "sqlite":
-        raise DatabaseUrlError(
-            f"unsupported database {parsed.get_backend_name()!r} in GONG_MEETINGS_DATABASE_URL;"
-            " this version supports sqlite:///path/to/file.db"
-        )
-    engine = create_engine(parsed, connect_args={"check_same_thread": False})
-    event.listen(engine, "connect", _configure_sqlite_connection)
-    event.listen(engine, "begin", _begin_immediate)
-    return engine
+    if parsed.drivername == "sqlite":
+        return parsed
+    if parsed.drivername in _POSTGRES_NAMES:
+        return parsed.set(drivername="postgresql+psycopg")
+    raise DatabaseUrlError(
+        f"unsupported database {parsed.drivername!r} in GONG_MEETINGS_DATABASE_URL;"
+        " use sqlite:///path/to/file.db or postgresql://user@host:5432/db"
+    )
+
+
+def _postgres_connect_args(options: PoolOptions) -> dict[str, Any]:
+    return {
+        "connect_timeout": options.connect_timeout_seconds,
+        # Bounds every statement, and every wait for a lock, on the server side.
+        "options": f"-c statement_timeout={options.statement_timeout_ms}"
+        f" -c lock_timeout={options.statement_timeout_ms}",
+    }
 
 
 def _configure_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -61,25 +83,90 @@ def _begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class Database:
-    """Runs storage functions in transactions, on a single thread that owns the connection."""
+def _sync_engine(url: URL, options: PoolOptions) -> Engine:
+    if url.drivername == "sqlite":
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_immediate)
+        return engine
+    return create_engine(
+        url, pool_size=2, pool_pre_ping=True, connect_args=_postgres_connect_args(options)
+    )
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine = create_database_engine(url)
-        self.is_sqlite = self.engine.dialect.name == "sqlite"
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gong-db")
+
+def _unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "database: unavailable, try again shortly", headers={"Retry-After": RETRY_AFTER_SECONDS}
+    )
+
+
+def _sqlstate(error: DBAPIError) -> str:
+    return str(getattr(error.orig, "sqlstate", None) or "")
+
+
+class Database:
+    """Runs storage functions in transactions; database trouble becomes a 503."""
+
+    def __init__(self, url: str, options: PoolOptions | None = None) -> None:
+        self.url = parse_database_url(url)
+        self.options = options or PoolOptions()
+        self.is_sqlite = self.url.drivername == "sqlite"
+        self.engine = _sync_engine(self.url, self.options)
+        self._executor: ThreadPoolExecutor | None = None
+        self._async_engine: AsyncEngine | None = None
 
     def transaction(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in one transaction on the calling thread (for the CLI and migrations)."""
+        """Run `work` in one transaction on the calling thread (the CLI, migrations)."""
         with self.engine.begin() as connection:
             return work(connection)
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in one transaction without blocking the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.transaction, work)
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                return await self._run_once(work)
+            except DBAPIError as error:
+                if (
+                    _sqlstate(error).startswith(_RETRYABLE_STATES)
+                    and attempt < TRANSACTION_ATTEMPTS
+                ):
+                    continue
+                if error.connection_invalidated or not _is_data_error(error):
+                    raise _unavailable() from error
+                raise
+            except (PoolTimeout, OSError) as error:
+                raise _unavailable() from error
+        raise AssertionError("unreachable")
+
+    async def _run_once(self, work: Callable[[Connection], T]) -> T:
+        if self.is_sqlite:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gong-db")
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self.transaction, work)
+        if self._async_engine is None:
+            self._async_engine = create_async_engine(
+                self.url,
+                pool_size=self.options.size,
+                max_overflow=self.options.max_overflow,
+                pool_timeout=self.options.timeout_seconds,
+                pool_pre_ping=True,
+                connect_args=_postgres_connect_args(self.options),
+            )
+        async with self._async_engine.begin() as connection:
+            return await connection.run_sync(work)
+
+    async def aclose(self) -> None:
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+        self.close()
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
         self.engine.dispose()
+
+
+def _is_data_error(error: DBAPIError) -> bool:
+    """An error about the statement or its data (a bug here), not about the database's health."""
+    return isinstance(error, IntegrityError | DataError | ProgrammingError)

@@ -1,9 +1,10 @@
 """Queries on meetings, always scoped to one workspace."""
 
 import msgspec
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, select, update
 
-from gong_meetings.storage.tables import meetings
+from gong_meetings.records import StoredMeeting
+from gong_meetings.storage.tables import insert_or_skip, meetings
 from gong_meetings.storage.timestamps import from_db, now, to_db
 from gong_meetings.wire import Attendee, Meeting
 
@@ -40,10 +41,11 @@ def _meeting(row: Row[tuple[object, ...]]) -> Meeting:
     )
 
 
-def insert_meeting(connection: Connection, workspace_id: int, meeting: Meeting) -> None:
+def insert_meeting(connection: Connection, workspace_id: int, meeting: Meeting) -> bool:
+    """Store a new meeting at version 1; False when its id is taken (another process's)."""
     stamp = now()
-    connection.execute(
-        insert(meetings).values(
+    result = connection.execute(
+        insert_or_skip(connection, meetings, ["id"]).values(
             id=int(meeting.id),
             workspace_id=workspace_id,
             created_at=stamp,
@@ -51,22 +53,33 @@ def insert_meeting(connection: Connection, workspace_id: int, meeting: Meeting) 
             version=1,
             **_values(meeting),
         )
+        # RETURNING, not rowcount: drivers differ in what rowcount says for a skipped row.
+        .returning(meetings.c.id)
     )
+    return result.first() is not None
 
 
-def get_meeting(connection: Connection, workspace_id: int, meeting_id: int) -> Meeting | None:
-    row = connection.execute(
-        select(meetings).where(meetings.c.id == meeting_id, meetings.c.workspace_id == workspace_id)
-    ).first()
-    return None if row is None else _meeting(row)
+def get_meeting(
+    connection: Connection, workspace_id: int, meeting_id: int, *, for_update: bool = False
+) -> StoredMeeting | None:
+    """The meeting and its version; `for_update` locks the row until the transaction ends."""
+    query = select(meetings).where(
+        meetings.c.id == meeting_id, meetings.c.workspace_id == workspace_id
+    )
+    row = connection.execute(query.with_for_update() if for_update else query).first()
+    return None if row is None else StoredMeeting(_meeting(row), row.version)
 
 
-def replace_meeting(connection: Connection, workspace_id: int, meeting: Meeting) -> None:
+def replace_meeting(
+    connection: Connection, workspace_id: int, meeting: Meeting, version: int
+) -> int:
+    """Store `meeting` over version `version`; the new version number."""
     connection.execute(
         update(meetings)
         .where(meetings.c.id == int(meeting.id), meetings.c.workspace_id == workspace_id)
-        .values(updated_at=now(), version=meetings.c.version + 1, **_values(meeting))
+        .values(updated_at=now(), version=version + 1, **_values(meeting))
     )
+    return version + 1
 
 
 def delete_meeting(connection: Connection, workspace_id: int, meeting_id: int) -> bool:

@@ -6,9 +6,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from gong_meetings.errors import SchemaNotCurrent
+
+# An arbitrary constant naming gong-meetings' migration lock among PostgreSQL advisory locks.
+MIGRATION_LOCK = 0x6D656574696E6773  # "meetings"
 
 
 def _alembic_config() -> Config:
@@ -50,6 +53,10 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Apply every pending migration, in one transaction that holds the write lock."""
     config = _alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several instances may run `migrate` at once: one migrates, the others wait and
+            # then find nothing to do. (SQLite's BEGIN IMMEDIATE already serialises them.)
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         before = _current_revision(connection)
         _refuse_unknown(before)
         config.attributes["connection"] = connection

@@ -4,6 +4,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     DateTime,
     ForeignKey,
     Index,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 metadata = MetaData(
     naming_convention={
@@ -92,3 +94,15 @@ meetings = Table(
     Column("version", Integer, nullable=False, default=1),
     Index(None, "workspace_id", "id"),
 )
+
+
+def insert_or_skip(
+    connection: Connection, table: Table, unique: list[str]
+) -> postgresql.Insert | sqlite.Insert:
+    """INSERT that does nothing when a row with the same `unique` columns exists.
+
+    One statement, safe against another process inserting the same key at the same moment.
+    """
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=unique)
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=unique)
