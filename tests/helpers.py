@@ -1,17 +1,19 @@
 """Shared test helpers: a tenant to call as, request bodies, and the error-envelope check."""
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
+from sqlalchemy import Connection
 
 from gong_meetings.config import Settings
 from gong_meetings.server import create_app
 from gong_meetings.service.accounts import AccountService
+from gong_meetings.storage.database import Database
 
 REQUEST_ID = re.compile(r"^[a-z0-9]{19}$")
 
@@ -85,3 +87,14 @@ async def create_meeting(
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+@contextmanager
+def connect(database_url: str) -> Iterator[Connection]:
+    """A connection to the test database, for looking at what is stored."""
+    database = Database(database_url)
+    try:
+        with database.engine.connect() as connection:
+            yield connection
+    finally:
+        database.close()

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from gong_meetings.config import Settings
 from gong_meetings.service.accounts import AccountService
@@ -21,6 +21,7 @@ from tests.helpers import (
     Tenant,
     app_client,
     assert_error,
+    connect,
     create_meeting,
     make_tenant,
     meeting_body,
@@ -63,12 +64,8 @@ async def call(
 
 
 def stored_meetings(database_url: str) -> list[tuple[Any, ...]]:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(select(meetings))]
-    finally:
-        engine.dispose()
+    with connect(database_url) as connection:
+        return [tuple(row) for row in connection.execute(select(meetings))]
 
 
 def assert_unauthorized(response: httpx.Response) -> list[str]:

@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from gong_meetings.storage.tables import api_keys, meetings, users
-from tests.helpers import Tenant, assert_error, create_meeting, meeting_body
+from tests.helpers import Tenant, assert_error, connect, create_meeting, meeting_body
 
 CREATE, UPDATE, STATUS = "create", "update", "status"
 ALL = (CREATE, UPDATE, STATUS)
@@ -118,24 +118,16 @@ def assert_bad(response: httpx.Response, path: str, *fragments: str) -> list[str
 
 def stored_state(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every stored meeting, user and key, exactly as the database holds them."""
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return {
-                table.name: [tuple(row) for row in connection.execute(select(table))]
-                for table in (meetings, users, api_keys)
-            }
-    finally:
-        engine.dispose()
+    with connect(database_url) as connection:
+        return {
+            table.name: [tuple(row) for row in connection.execute(select(table))]
+            for table in (meetings, users, api_keys)
+        }
 
 
 def count_meetings(database_url: str) -> int:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(select(func.count()).select_from(meetings)).scalar_one()
-    finally:
-        engine.dispose()
+    with connect(database_url) as connection:
+        return connection.execute(select(func.count()).select_from(meetings)).scalar_one()
 
 
 def cases(*rows: tuple[tuple[str, ...], str, Any, str]) -> list[Any]:
