@@ -4,8 +4,8 @@ Every command reads GONG_MEETINGS_DATABASE_URL. Errors are one line on stderr an
 exit, never a traceback.
 """
 
+import copy
 import json
-import logging
 import os
 import shlex
 import sys
@@ -59,25 +59,43 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default 8000).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port (use PostgreSQL to share the data well).",
+)
+def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the API server."""
     import uvicorn
-
-    from gong_meetings.server import create_app
 
     settings = Settings.from_env(host=host, port=port)
     new_key = AccountService(_database(settings)).bootstrap()
     if new_key is not None:
         _print_welcome(new_key, settings.base_url)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-start chatter
+    # Each worker builds its app from the environment, so it must see the options given here.
+    os.environ["GONG_MEETINGS_HOST"] = settings.host
+    os.environ["GONG_MEETINGS_PORT"] = str(settings.port)
     uvicorn.run(
-        create_app(settings),
+        "gong_meetings.server.app:create_app",
+        factory=True,
         host=settings.host,
         port=settings.port,
+        workers=workers,
         access_log=False,  # our middleware logs each request with its request id
-        log_level="info",
+        log_config=_log_config(),
     )
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, extended to ours; it is applied in every worker process."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["gong_meetings"] = {"handlers": ["default"], "level": "INFO"}
+    config["loggers"]["alembic"] = {"handlers": ["default"], "level": "WARNING"}
+    return config
 
 
 def _print_welcome(key: NewKey, base_url: str) -> None:

@@ -45,7 +45,8 @@ def insert_meeting(connection: Connection, workspace_id: int, meeting: Meeting) 
     """Store a new meeting at version 1; False when its id is taken (another process's)."""
     stamp = now()
     result = connection.execute(
-        insert_or_skip(connection, meetings, ["id"]).values(
+        insert_or_skip(connection, meetings, ["id"])
+        .values(
             id=int(meeting.id),
             workspace_id=workspace_id,
             created_at=stamp,
