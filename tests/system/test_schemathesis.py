@@ -1,18 +1,21 @@
 """Schemathesis against a live server: every phase, every default check, zero failures.
 
-The server runs as a real process on a fresh database, with a workspace that auto-provisions
-users so that creates succeed. The only hooks (schemathesis_hooks.py) keep generated
-`scheduledStart`/`scheduledEnd` pairs in order, a rule JSON Schema cannot express.
+The server runs as a real process on a fresh database (SQLite, then PostgreSQL), with a
+workspace that auto-provisions users so that creates succeed. The only hooks
+(schemathesis_hooks.py) keep generated `scheduledStart`/`scheduledEnd` pairs in order, a rule
+JSON Schema cannot express.
 """
 
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.postgres import postgres_url, scratch_database
 from tests.system.live import SCRIPT, running_server, server_env
 
 ST = Path(sys.executable).with_name("st")
@@ -33,8 +36,18 @@ def _admin(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
-    env = server_env(f"sqlite:///{tmp_path}/fuzz.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fuzz_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/fuzz.db"
+        return
+    with scratch_database(postgres_url()) as url:
+        yield url
+
+
+def test_schemathesis_finds_nothing(tmp_path: Path, fuzz_database_url: str) -> None:
+    env = server_env(fuzz_database_url)
+    _admin(env, "migrate")
     _admin(env, "workspaces", "create", "fuzz", "--auto-provision-users")
     key = json.loads(_admin(env, "keys", "create", "--workspace", "fuzz", "--json"))
 
