@@ -27,6 +27,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings.from_env()
     database = Database(settings.database_url, settings.pool)
     ensure_current(database.engine, auto_upgrade=database.is_sqlite)
+    if not database.is_sqlite:
+        database.engine.dispose()  # requests use the async pool; keep no idle sync connections
     meetings = MeetingRoutes(
         Authenticator(database, settings.auth_cache_seconds, BASIC_CHALLENGE),
         MeetingService(database, settings.base_url),

@@ -54,6 +54,10 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     config = _alembic_config()
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
+            # A migration may take longer than the request timeouts allow, and so may waiting
+            # for another instance's migration to finish.
+            connection.execute(text("SET LOCAL statement_timeout = 0"))
+            connection.execute(text("SET LOCAL lock_timeout = 0"))
             # Several instances may run `migrate` at once: one migrates, the others wait and
             # then find nothing to do. (SQLite's BEGIN IMMEDIATE already serialises them.)
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
