@@ -8,6 +8,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gong_meetings.ids import new_request_id
 
 access_log = logging.getLogger("gong_meetings.access")
+REQUEST_ID_KEY = "gong_meetings.request_id"
 
 
 class RequestIdMiddleware:
@@ -21,7 +22,8 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id
+        # A key of our own: scope["state"] can be one dict shared by every request.
+        scope[REQUEST_ID_KEY] = request_id
         header = (b"x-request-id", request_id.encode("ascii"))
         status = 0
         started = time.perf_counter()

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gong_meetings.ids import new_request_id
+from gong_meetings.server.middleware import REQUEST_ID_KEY
 from gong_meetings.wire import ErrorResponse, encode
 
 JSON = "application/json"
@@ -13,8 +14,7 @@ JSON = "application/json"
 
 def request_id(request: Request) -> str:
     """The id the request-id middleware gave this request."""
-    state = request.scope.get("state") or {}
-    found = state.get("request_id")
+    found = request.scope.get(REQUEST_ID_KEY)
     return found if isinstance(found, str) else new_request_id()
 
 

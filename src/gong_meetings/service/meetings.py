@@ -18,8 +18,8 @@ from gong_meetings.wire import CreateMeetingRequest, Meeting, UpdateMeetingReque
 
 FIRST_VERSION = 1
 ID_ATTEMPTS = 5
-# The versions an If-Match header names; `*` is no precondition at all (None).
-Versions = frozenset[int]
+# The entity tags an If-Match header names; `*` is no precondition at all (None).
+Versions = frozenset[str]
 
 
 def etag(version: int) -> str:
@@ -179,7 +179,7 @@ def _locked(
     )
     if current is None:
         raise _not_found()
-    if if_match is not None and current.version not in if_match:
+    if if_match is not None and etag(current.version) not in if_match:
         raise PreconditionFailed(
             "If-Match: the meeting has changed since that ETag;"
             f" its current ETag is {etag(current.version)}"
