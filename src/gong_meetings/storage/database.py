@@ -114,6 +114,13 @@ class Database:
         self.engine = _sync_engine(self.url, self.options)
         self._executor: ThreadPoolExecutor | None = None
         self._async_engine: AsyncEngine | None = None
+        # Waiting for a connection, making one, and the statements themselves, with a margin.
+        self._deadline_seconds = (
+            self.options.timeout_seconds
+            + self.options.connect_timeout_seconds
+            + self.options.statement_timeout_ms / 1000
+            + 1
+        )
 
     def transaction(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in one transaction on the calling thread (the CLI, migrations)."""
@@ -144,6 +151,9 @@ class Database:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gong-db")
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, self.transaction, work)
+        return await self._run_postgres(work)
+
+    async def _run_postgres(self, work: Callable[[Connection], T]) -> T:
         if self._async_engine is None:
             self._async_engine = create_async_engine(
                 self.url,
@@ -153,8 +163,23 @@ class Database:
                 pool_pre_ping=True,
                 connect_args=_postgres_connect_args(self.options),
             )
-        async with self._async_engine.begin() as connection:
-            return await connection.run_sync(work)
+        engine = self._async_engine
+
+        async def transaction() -> T:
+            async with engine.begin() as connection:
+                return await connection.run_sync(work)
+
+        # The statement timeout is enforced by the server, so it cannot help when the server
+        # stops answering (a hung host, a partition). This deadline covers that case; the
+        # abandoned task is cancelled and left to finish on its own, since awaiting it would
+        # wait for the driver's own cancellation to time out.
+        task = asyncio.ensure_future(transaction())
+        done, _ = await asyncio.wait({task}, timeout=self._deadline_seconds)
+        if task not in done:
+            task.cancel()
+            task.add_done_callback(_ignore_outcome)
+            raise TimeoutError(f"database transaction took over {self._deadline_seconds}s")
+        return task.result()
 
     async def aclose(self) -> None:
         if self._async_engine is not None:
@@ -165,6 +190,11 @@ class Database:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         self.engine.dispose()
+
+
+def _ignore_outcome(task: "asyncio.Future[Any]") -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not report it as never retrieved
 
 
 def _is_data_error(error: DBAPIError) -> bool:
