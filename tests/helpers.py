@@ -1,15 +1,17 @@
-"""Shared test helpers: a tenant to call as, request bodies, and the error-envelope check."""
+"""Shared test helpers: a tenant to call as, request bodies, the error-envelope check, the CLI."""
 
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import Connection
 
+from gong_meetings.cli import main
 from gong_meetings.config import Settings
 from gong_meetings.server import create_app
 from gong_meetings.service.accounts import AccountService
@@ -98,3 +100,24 @@ def connect(database_url: str) -> Iterator[Connection]:
             yield connection
     finally:
         database.close()
+
+
+class CliResult(NamedTuple):
+    """What a `gong-meetings` command did; a tuple, so `(code, out, err)` compares and unpacks."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
+    """Run `gong-meetings ARGS` in-process; success returns, failure calls sys.exit."""
+    capsys.readouterr()
+    try:
+        main(list(args))
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    else:
+        code = 0
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)

@@ -10,27 +10,19 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from gong_meetings.cli import main
 from gong_meetings.errors import Unauthorized
 from gong_meetings.service.accounts import AccountService
 from gong_meetings.service.auth import Authenticator
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.migrate import current_revision, head_revision
+from tests.helpers import CliResult, run_cli
 
 SCRIPT = Path(sys.executable).with_name("gong-meetings")
 ISO_TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00"
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture(autouse=True)
@@ -44,27 +36,14 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
-    """Run `gong-meetings ARGS` in-process; success returns, failure calls sys.exit."""
-    capsys.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-    else:
-        code = 0
-    captured = capsys.readouterr()
-    return Result(code, captured.out, captured.err)
-
-
 def ok(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    result = run(capsys, *args)
+    result = run_cli(capsys, *args)
     assert result.code == 0, result
     assert result.err == "", result
     return result.out
 
 
-def assert_one_line_error(result: Result, *fragments: str) -> str:
+def assert_one_line_error(result: CliResult, *fragments: str) -> str:
     assert result.code != 0, result
     assert "Traceback" not in result.err, result.err
     lines = result.err.splitlines()
@@ -221,7 +200,7 @@ def test_keys_revoke_stops_the_key(
     assert authenticates(database_url, kept["accessKey"], kept["accessKeySecret"])
 
     # A key already revoked is no longer an active key to revoke.
-    assert_one_line_error(run(capsys, "keys", "revoke", key["accessKey"]), key["accessKey"])
+    assert_one_line_error(run_cli(capsys, "keys", "revoke", key["accessKey"]), key["accessKey"])
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -409,7 +388,7 @@ def test_bad_arguments_give_one_line_and_a_non_zero_exit(
     fragments: list[str],
 ) -> None:
     before = state(capsys)
-    assert_one_line_error(run(capsys, *args), *fragments)
+    assert_one_line_error(run_cli(capsys, *args), *fragments)
     assert state(capsys) == before  # a failed command changes nothing
 
 
@@ -443,14 +422,14 @@ def test_a_bad_database_url_gives_one_line(
     args: list[str],
 ) -> None:
     monkeypatch.setenv("GONG_MEETINGS_DATABASE_URL", url)
-    assert_one_line_error(run(capsys, *args), *fragments)
+    assert_one_line_error(run_cli(capsys, *args), *fragments)
 
 
 def test_a_bad_setting_gives_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GONG_MEETINGS_PORT", "eighty")
-    assert_one_line_error(run(capsys, "workspaces", "list"), "GONG_MEETINGS_PORT", "eighty")
+    assert_one_line_error(run_cli(capsys, "workspaces", "list"), "GONG_MEETINGS_PORT", "eighty")
 
 
 @pytest.mark.parametrize("args", [[], ["users"], ["keys"]])
@@ -458,7 +437,7 @@ def test_a_group_without_its_subcommand_is_not_a_multi_line_error(
     capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
     """Either help on stdout with exit 0, or the usual one `error:` line with a non-zero exit."""
-    result = run(capsys, *args)
+    result = run_cli(capsys, *args)
     if result.code == 0:
         assert "Usage:" in result.out and "error" not in result.err
     else:
@@ -507,4 +486,4 @@ def test_installed_script_gives_one_line_errors(
 ) -> None:
     env = {**os.environ, "GONG_MEETINGS_DATABASE_URL": url or database_url}
     result = script(*args, env=env, cwd=tmp_path)
-    assert_one_line_error(Result(result.returncode, result.stdout, result.stderr), fragment)
+    assert_one_line_error(CliResult(result.returncode, result.stdout, result.stderr), fragment)

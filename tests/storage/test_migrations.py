@@ -7,11 +7,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from asgi_lifespan import LifespanManager
 
-from gong_meetings.cli import main
 from gong_meetings.config import Settings
 from gong_meetings.errors import SchemaNotCurrent
 from gong_meetings.server import create_app
@@ -24,11 +21,10 @@ from gong_meetings.storage.migrate import (
     head_revision,
     upgrade,
 )
-from gong_meetings.storage.tables import metadata
-from tests.helpers import Tenant, create_meeting
+from tests.helpers import Tenant, create_meeting, run_cli
+from tests.storage.schema import SCHEMA_TABLES, assert_schema_matches_tables
 
 UNKNOWN_REVISION = "9999"
-SCHEMA_TABLES = set(metadata.tables)
 
 
 @pytest.fixture
@@ -59,18 +55,6 @@ def set_revision(database: Database, revision: str) -> None:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
-    else:
-        code = 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def assert_one_line_error(code: int, err: str, *fragments: str) -> str:
     assert code != 0
     assert "Traceback" not in err, err
@@ -86,27 +70,7 @@ def assert_one_line_error(code: int, err: str, *fragments: str) -> str:
 
 def test_migration_builds_exactly_the_tables_in_tables_py(database: Database) -> None:
     upgrade(database.engine)
-    inspector = sa.inspect(database.engine)
-    assert set(inspector.get_table_names()) == SCHEMA_TABLES | {"alembic_version"}
-    for name, table in metadata.tables.items():
-        columns = inspector.get_columns(name)
-        assert [c["name"] for c in columns] == [c.name for c in table.columns], name
-        assert {c["name"]: c["nullable"] for c in columns} == {
-            c.name: c.nullable for c in table.columns
-        }, name
-        assert inspector.get_pk_constraint(name)["constrained_columns"] == [
-            c.name for c in table.primary_key.columns
-        ], name
-        assert {
-            (tuple(fk["constrained_columns"]), fk["referred_table"])
-            for fk in inspector.get_foreign_keys(name)
-        } == {
-            (tuple(fk.column_keys), fk.elements[0].column.table.name)
-            for fk in table.foreign_key_constraints
-        }, name
-    # Alembic's own comparison (types, indexes, unique constraints, foreign keys): no drift.
-    with database.engine.connect() as connection:
-        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+    assert_schema_matches_tables(database.engine)
 
 
 def test_migration_downgrades_cleanly_to_nothing(database: Database) -> None:

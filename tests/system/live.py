@@ -68,8 +68,8 @@ class Server:
         return key[1], secret[1]
 
 
-def _wait_until_ready(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
+def wait_until_ready(server: Server, deadline: float) -> None:
+    """Until the server answers; fails if it exits first or `deadline` (monotonic) passes."""
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             pytest.fail(
@@ -85,13 +85,16 @@ def _wait_until_ready(server: Server) -> None:
     pytest.fail(f"server did not answer within {STARTUP_DEADLINE_SECONDS}s:\n{server.stderr()}")
 
 
-def start_server(cwd: Path, env: dict[str, str], logs: Path) -> tuple[Server, list[IO[Any]]]:
+def start_server(
+    cwd: Path, env: dict[str, str], logs: Path, *extra_args: str
+) -> tuple[Server, list[IO[Any]]]:
+    """`gong-meetings serve --port PORT EXTRA_ARGS` on a free port, its output in `logs`."""
     port = free_port()
     logs.mkdir(exist_ok=True)
     stdout_path, stderr_path = logs / f"serve-{port}.out", logs / f"serve-{port}.err"
     files: list[IO[Any]] = [stdout_path.open("wb"), stderr_path.open("wb")]
     process = subprocess.Popen(
-        [str(SCRIPT), "serve", "--port", str(port)],
+        [str(SCRIPT), "serve", "--port", str(port), *extra_args],
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -106,7 +109,7 @@ def start_server(cwd: Path, env: dict[str, str], logs: Path) -> tuple[Server, li
 def running_server(cwd: Path, env: dict[str, str], logs: Path) -> Iterator[Server]:
     server, files = start_server(cwd, env, logs)
     try:
-        _wait_until_ready(server)
+        wait_until_ready(server, time.monotonic() + STARTUP_DEADLINE_SECONDS)
         yield server
     finally:
         if server.process.poll() is None:

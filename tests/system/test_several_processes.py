@@ -19,7 +19,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -31,8 +31,9 @@ from tests.system.live import (
     STARTUP_DEADLINE_SECONDS,
     STOP_DEADLINE_SECONDS,
     Server,
-    free_port,
     server_env,
+    start_server,
+    wait_until_ready,
 )
 
 pytestmark = [
@@ -104,40 +105,6 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
 # --- server processes --------------------------------------------------------------------------
 
 
-def _start(deployment: Deployment, extra_args: tuple[str, ...]) -> tuple[Server, list[IO[Any]]]:
-    port = free_port()
-    deployment.logs.mkdir(exist_ok=True)
-    stdout_path = deployment.logs / f"serve-{port}.out"
-    stderr_path = deployment.logs / f"serve-{port}.err"
-    files: list[IO[Any]] = [stdout_path.open("wb"), stderr_path.open("wb")]
-    process = subprocess.Popen(
-        [str(SCRIPT), "serve", "--port", str(port), *extra_args],
-        cwd=deployment.cwd,
-        env=deployment.env,
-        stdin=subprocess.DEVNULL,
-        stdout=files[0],
-        stderr=files[1],
-        start_new_session=True,
-    )
-    return Server(process, port, stdout_path, stderr_path), files
-
-
-def _wait_until_ready(server: Server, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(
-                f"server exited with {server.process.returncode} before answering:\n"
-                f"{server.stderr()}"
-            )
-        try:
-            httpx.get(f"{server.base_url}/openapi.json", timeout=0.5)
-        except httpx.TransportError:
-            time.sleep(POLL_INTERVAL_SECONDS)
-        else:
-            return
-    pytest.fail(f"server did not answer within {STARTUP_DEADLINE_SECONDS}s:\n{server.stderr()}")
-
-
 def _stop(server: Server) -> None:
     """SIGTERM, then SIGKILL to the session we started it in if it does not stop in time."""
     if server.process.poll() is not None:
@@ -156,14 +123,16 @@ def running_servers(deployment: Deployment, count: int, *extra_args: str) -> Ite
     with ExitStack() as stack:
         servers: list[Server] = []
         for _ in range(count):
-            server, files = _start(deployment, extra_args)
+            server, files = start_server(
+                deployment.cwd, deployment.env, deployment.logs, *extra_args
+            )
             for file in files:
                 stack.callback(file.close)
             stack.callback(_stop, server)
             servers.append(server)
         deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
         for server in servers:
-            _wait_until_ready(server, deadline)
+            wait_until_ready(server, deadline)
         yield servers
 
 
