@@ -1,6 +1,6 @@
 """One error hierarchy. The server maps each to its status and the contract's envelope."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 
 class ApiError(Exception):
@@ -17,10 +17,6 @@ class ApiError(Exception):
 class BadRequest(ApiError):
     status_code = 400
 
-    @classmethod
-    def of(cls, messages: Sequence[str]) -> "BadRequest":
-        return cls(*messages)
-
 
 class Unauthorized(ApiError):
     status_code = 401
@@ -28,10 +24,6 @@ class Unauthorized(ApiError):
 
 class NotFound(ApiError):
     status_code = 404
-
-
-class MethodNotAllowed(ApiError):
-    status_code = 405
 
 
 class PayloadTooLarge(ApiError):
