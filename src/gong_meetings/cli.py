@@ -24,6 +24,7 @@ from gong_meetings.service.accounts import (
     InvalidInput,
     NewKey,
 )
+from gong_meetings.service.tokens import TokenService, parse_scopes
 from gong_meetings.storage.database import Database, DatabaseUrlError
 from gong_meetings.storage.migrate import ensure_current, upgrade
 
@@ -243,6 +244,66 @@ def integrations_list(workspace: str) -> None:
         click.echo(
             f"{found.user_email}\t{found.provider}\t{found.status}\t{found.details or ''}".rstrip()
         )
+
+
+@cli.group()
+def tokens() -> None:
+    """Issue, list and revoke OAuth 2.0 bearer tokens."""
+
+
+def _tokens() -> TokenService:
+    settings = Settings.from_env()
+    return TokenService(_database(settings), settings.token_ttl_seconds)
+
+
+@tokens.command("issue")
+@workspace_option
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="A scope to grant (repeatable, or space-separated); all four when none is given.",
+)
+@click.option("--ttl", type=int, default=None, help="Lifetime in seconds (default 86400).")
+@click.option("--json", "as_json", is_flag=True, help="Print {accessToken, expiresIn, scope}.")
+def tokens_issue(workspace: str, scopes: tuple[str, ...], ttl: int | None, as_json: bool) -> None:
+    """Issue a token; it is shown only this once."""
+    issued = _tokens().issue(workspace, parse_scopes(list(scopes)), ttl)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "accessToken": issued.access_token,
+                    "expiresIn": issued.expires_in,
+                    "scope": issued.scope,
+                }
+            )
+        )
+    else:
+        click.echo(
+            f"accessToken: {issued.access_token}\ntokenId:     {issued.token_id}\n"
+            f"expiresIn:   {issued.expires_in}\nscope:       {issued.scope}"
+        )
+
+
+@tokens.command("list")
+@workspace_option
+def tokens_list(workspace: str) -> None:
+    """List a workspace's tokens (never the tokens themselves)."""
+    for token in _tokens().list(workspace):
+        state = f"revoked {token.revoked_at.isoformat()}" if token.revoked_at else "active"
+        click.echo(
+            f"{token.token_id}\t{token.expires_at.isoformat()}\t{state}"
+            f"\t{' '.join(sorted(token.scopes))}"
+        )
+
+
+@tokens.command("revoke")
+@click.argument("token")
+def tokens_revoke(token: str) -> None:
+    """Revoke TOKEN (its id from `tokens list`, or the token itself)."""
+    _tokens().revoke(token)
+    click.echo("revoked")
 
 
 _EXPECTED_ERRORS: tuple[type[Exception], ...] = (

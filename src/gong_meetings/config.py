@@ -36,6 +36,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     auth_cache_seconds: float = DEFAULT_AUTH_CACHE_SECONDS
     pool: PoolOptions = PoolOptions()
+    token_ttl_seconds: int = 86_400
 
     @property
     def base_url(self) -> str:
@@ -58,6 +59,9 @@ class Settings:
                 env, "GONG_MEETINGS_AUTH_CACHE_SECONDS", DEFAULT_AUTH_CACHE_SECONDS
             ),
         }
+        values["token_ttl_seconds"] = _int(
+            env, "GONG_MEETINGS_TOKEN_TTL_SECONDS", 86_400, 1, 366 * 86_400
+        )
         values["pool"] = PoolOptions(
             size=_int(env, "GONG_MEETINGS_DB_POOL_SIZE", 10, 1, 1000),
             max_overflow=_int(env, "GONG_MEETINGS_DB_MAX_OVERFLOW", 10, 0, 1000),

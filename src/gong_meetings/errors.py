@@ -52,3 +52,7 @@ class PreconditionFailed(ApiError):
 
 class ServiceUnavailable(ApiError):
     status_code = 503
+
+
+class Forbidden(ApiError):
+    status_code = 403

@@ -48,6 +48,20 @@ class Caller:
 
     workspace_id: int
     workspace_name: str
+    # What a bearer token may do; None for Basic credentials, which may do everything.
+    scopes: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    token_id: str
+    workspace_id: int
+    workspace_name: str
+    access_key: str | None
+    scopes: frozenset[str]
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,13 @@ def stored_meetings(database_url: str) -> list[tuple[Any, ...]]:
 def assert_unauthorized(response: httpx.Response) -> list[str]:
     errors = assert_error(response, 401)
     challenge = response.headers.get("www-authenticate", "")
-    assert challenge.lower().startswith("basic"), response.headers
+    sent = response.request.headers.get("authorization", "")
+    if sent.lower().startswith("bearer ") and sent[7:].strip():
+        # A bearer token was offered: RFC 6750 says which way it failed.
+        assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge, challenge
+    else:
+        assert challenge.startswith("Basic "), challenge
+        assert "Bearer " in challenge, "both schemes are offered"
     return errors
 
 

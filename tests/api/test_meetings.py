@@ -519,7 +519,9 @@ async def test_bad_credentials_are_401_and_change_nothing(
             method, url, json=None if method == "DELETE" else body, headers=headers
         )
         errors = assert_error(response, 401)
-        assert response.headers["www-authenticate"].startswith("Basic"), name
+        bearer = authorization is not None and authorization.startswith("Bearer")
+        expected = "Bearer" if bearer else "Basic"
+        assert response.headers["www-authenticate"].startswith(expected), name
         messages.add(tuple(errors))
     assert len(messages) == 1, messages
     assert await stored(client, tenant, created["id"]) == created

@@ -59,7 +59,7 @@ def authenticates(url: str, access_key: str, secret: str) -> bool:
     """Whether the server's own credential check accepts this pair (cache disabled)."""
     database = Database(url)
     try:
-        asyncio.run(Authenticator(database, 0, 'Basic realm="test"').verify(access_key, secret))
+        asyncio.run(Authenticator(database, 0).verify(access_key, secret))
     except Unauthorized:
         return False
     finally:

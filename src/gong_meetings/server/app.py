@@ -10,14 +10,15 @@ from starlette.types import ASGIApp
 
 from gong_meetings.config import Settings
 from gong_meetings.errors import ApiError
-from gong_meetings.server.auth import BASIC_CHALLENGE
 from gong_meetings.server.docs import DOCS_ASSETS_PATH, ContractRoutes, docs_assets
 from gong_meetings.server.errors import api_error, http_error, server_error
 from gong_meetings.server.middleware import RequestIdMiddleware
+from gong_meetings.server.oauth import TokenRoutes
 from gong_meetings.server.routes import MeetingRoutes
 from gong_meetings.service.auth import Authenticator
 from gong_meetings.service.integrations import IntegrationService
 from gong_meetings.service.meetings import MeetingService
+from gong_meetings.service.tokens import TokenService
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.migrate import ensure_current
 
@@ -29,8 +30,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     ensure_current(database.engine, auto_upgrade=database.is_sqlite)
     if not database.is_sqlite:
         database.engine.dispose()  # requests use the async pool; keep no idle sync connections
+    authenticator = Authenticator(database, settings.auth_cache_seconds)
+    tokens = TokenRoutes(
+        authenticator, TokenService(database, settings.token_ttl_seconds), settings.max_body_bytes
+    )
     meetings = MeetingRoutes(
-        Authenticator(database, settings.auth_cache_seconds, BASIC_CHALLENGE),
+        authenticator,
         MeetingService(database, settings.base_url),
         IntegrationService(database),
         settings.max_body_bytes,
@@ -48,6 +53,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             Route("/v2/meetings/integration-status", meetings.integration_status, methods=["POST"]),
             # One route for both methods, so a 405 there lists both in `Allow`.
             Route("/v2/meetings/{meetingId}", meetings.meeting, methods=["PUT", "DELETE"]),
+            Route("/oauth2/token", tokens.token, methods=["POST"]),
             Route("/openapi.json", contract.openapi, methods=["GET"]),
             Route("/docs", contract.docs, methods=["GET"]),
             Mount(DOCS_ASSETS_PATH, docs_assets()),

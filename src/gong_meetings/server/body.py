@@ -18,7 +18,7 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-async def _read_limited(request: Request, max_bytes: int) -> bytes:
+async def read_limited(request: Request, max_bytes: int) -> bytes:
     too_large = PayloadTooLarge(f"body: larger than the limit of {max_bytes} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
@@ -55,4 +55,4 @@ async def read_json(request: Request, into: type[T], max_bytes: int) -> T:
     if not _is_json(content_type):
         shown = content_type[:100] or "none"
         raise UnsupportedMediaType(f"Content-Type: expected application/json, got {shown}")
-    return decode_json(await _read_limited(request, max_bytes), into)
+    return decode_json(await read_limited(request, max_bytes), into)

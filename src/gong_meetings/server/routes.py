@@ -9,9 +9,10 @@ from gong_meetings.server.auth import authenticate
 from gong_meetings.server.body import read_json
 from gong_meetings.server.preconditions import if_match
 from gong_meetings.server.responses import json_response, request_id
-from gong_meetings.service.auth import Authenticator
+from gong_meetings.service.auth import Authenticator, require_scope
 from gong_meetings.service.integrations import IntegrationService
 from gong_meetings.service.meetings import MeetingService, etag
+from gong_meetings.service.tokens import SCOPE_CREATE, SCOPE_DELETE, SCOPE_STATUS, SCOPE_UPDATE
 from gong_meetings.wire import (
     UNSET,
     BaseResponse,
@@ -48,6 +49,7 @@ class MeetingRoutes:
     async def create_meeting(self, request: Request) -> Response:
         """POST /v2/meetings: create a meeting."""
         caller = await authenticate(request, self._authenticator)
+        require_scope(caller, SCOPE_CREATE)
         body = await read_json(request, CreateMeetingRequest, self._max_body_bytes)
         stored = await self._meetings.create(caller, body)
         return _meeting_response(request, stored, 201)
@@ -61,6 +63,7 @@ class MeetingRoutes:
     async def update_meeting(self, request: Request) -> Response:
         """PUT /v2/meetings/{meetingId}: change the fields present in the body."""
         caller = await authenticate(request, self._authenticator)
+        require_scope(caller, SCOPE_UPDATE)
         body = await read_json(request, UpdateMeetingRequest, self._max_body_bytes)
         meeting_id = parse_meeting_id(request.path_params["meetingId"])
         stored = await self._meetings.update(caller, meeting_id, body, if_match(request))
@@ -69,6 +72,7 @@ class MeetingRoutes:
     async def delete_meeting(self, request: Request) -> Response:
         """DELETE /v2/meetings/{meetingId}: delete a meeting for good."""
         caller = await authenticate(request, self._authenticator)
+        require_scope(caller, SCOPE_DELETE)
         meeting_id = parse_meeting_id(request.path_params["meetingId"])
         await self._meetings.delete(caller, meeting_id, if_match(request))
         return json_response(BaseResponse(request_id(request)))
@@ -76,6 +80,7 @@ class MeetingRoutes:
     async def integration_status(self, request: Request) -> Response:
         """POST /v2/meetings/integration-status: check a user's or provider's integration."""
         caller = await authenticate(request, self._authenticator)
+        require_scope(caller, SCOPE_STATUS)
         body = await read_json(request, IntegrationStatusRequest, self._max_body_bytes)
         answer = await self._integrations.status(caller, body)
         return json_response(

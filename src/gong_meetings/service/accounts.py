@@ -37,7 +37,8 @@ def _valid_email(email: str) -> str:
     return normalize_email(email)
 
 
-def _workspace(connection: Connection, name: str) -> Workspace:
+def workspace_named(connection: Connection, name: str) -> Workspace:
+    """The workspace called `name`; Missing, with the command that creates it, otherwise."""
     workspace = store.find_workspace(connection, name)
     if workspace is None:
         raise Missing(
@@ -92,10 +93,12 @@ class AccountService:
         return self._database.transaction(work)
 
     def create_key(self, workspace: str) -> NewKey:
-        return self._database.transaction(lambda c: _make_key(c, _workspace(c, workspace)))
+        return self._database.transaction(lambda c: _make_key(c, workspace_named(c, workspace)))
 
     def list_keys(self, workspace: str) -> list[ApiKey]:
-        return self._database.transaction(lambda c: store.list_keys(c, _workspace(c, workspace).id))
+        return self._database.transaction(
+            lambda c: store.list_keys(c, workspace_named(c, workspace).id)
+        )
 
     def revoke_key(self, access_key: str) -> None:
         if not self._database.transaction(lambda c: store.revoke_key(c, access_key)):
@@ -104,19 +107,19 @@ class AccountService:
     def add_user(self, workspace: str, email: str, name: str | None) -> User:
         normalized = _valid_email(email)
         return self._database.transaction(
-            lambda c: store.add_user(c, _workspace(c, workspace).id, normalized, name)
+            lambda c: store.add_user(c, workspace_named(c, workspace).id, normalized, name)
         )
 
     def list_users(self, workspace: str) -> list[User]:
         return self._database.transaction(
-            lambda c: store.list_users(c, _workspace(c, workspace).id)
+            lambda c: store.list_users(c, workspace_named(c, workspace).id)
         )
 
     def remove_user(self, workspace: str, email: str) -> None:
         normalized = normalize_email(email)
 
         def work(connection: Connection) -> None:
-            found = _workspace(connection, workspace)
+            found = workspace_named(connection, workspace)
             if not store.remove_user(connection, found.id, normalized):
                 raise Missing(f"no user {normalized} in workspace {found.name!r}")
 
@@ -138,7 +141,7 @@ class AccountService:
         normalized = normalize_email(email)
 
         def work(connection: Connection) -> Integration:
-            user = _user(connection, _workspace(connection, workspace), normalized)
+            user = _user(connection, workspace_named(connection, workspace), normalized)
             store.set_integration(connection, user.id, canonical, matched[0], details)
             return store.list_integrations(
                 connection, user.workspace_id, email=normalized, provider=canonical
@@ -148,5 +151,5 @@ class AccountService:
 
     def list_integrations(self, workspace: str) -> list[Integration]:
         return self._database.transaction(
-            lambda c: store.list_integrations(c, _workspace(c, workspace).id)
+            lambda c: store.list_integrations(c, workspace_named(c, workspace).id)
         )

@@ -95,6 +95,22 @@ meetings = Table(
     Index(None, "workspace_id", "id"),
 )
 
+tokens = Table(
+    "tokens",
+    metadata,
+    # A public handle for listing and revoking; the token itself is never stored.
+    Column("token_id", Text, primary_key=True),
+    Column("digest", LargeBinary, nullable=False, unique=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id"), nullable=False, index=True),
+    # The key that asked for it at the token endpoint; None when issued with the CLI.
+    Column("access_key", Text, ForeignKey("api_keys.access_key"), nullable=True),
+    # Granted scopes, space-separated as OAuth 2.0 writes them.
+    Column("scope", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp, nullable=True),
+)
+
 
 def insert_or_skip(
     connection: Connection, table: Table, unique: list[str]

@@ -1,0 +1,105 @@
+"""The OAuth 2.0 token endpoint: the client-credentials grant (RFC 6749 section 4.4).
+
+It answers in OAuth's own error format (section 5.2), not the meetings envelope, so that
+standard OAuth client libraries understand it.
+"""
+
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gong_meetings.errors import Unauthorized
+from gong_meetings.server.auth import basic_credentials
+from gong_meetings.server.body import read_limited
+from gong_meetings.service.auth import REALM, Authenticator
+from gong_meetings.service.tokens import InvalidScope, TokenService, parse_scopes
+
+FORM = "application/x-www-form-urlencoded"
+GRANT = "client_credentials"
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class OAuthError(Exception):
+    def __init__(self, error: str, description: str, status_code: int = 400) -> None:
+        super().__init__(description)
+        self.error, self.description, self.status_code = error, description, status_code
+
+    def response(self) -> Response:
+        headers = dict(_NO_STORE)
+        if self.status_code == 401:
+            headers["WWW-Authenticate"] = f"Basic {REALM}"
+        return JSONResponse(
+            {"error": self.error, "error_description": self.description},
+            self.status_code,
+            headers=headers,
+        )
+
+
+async def _form(request: Request, max_bytes: int) -> dict[str, str]:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != FORM:
+        raise OAuthError("invalid_request", f"the body must be sent as {FORM}")
+    try:
+        text = (await read_limited(request, max_bytes)).decode("utf-8")
+        fields = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
+    except (UnicodeDecodeError, ValueError):
+        raise OAuthError("invalid_request", "the body is not a valid form") from None
+    repeated = sorted(name for name, values in fields.items() if len(values) > 1)
+    if repeated:
+        raise OAuthError(
+            "invalid_request", f"parameters sent more than once: {', '.join(repeated)}"
+        )
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _client(request: Request, form: dict[str, str]) -> tuple[str, str]:
+    header = request.headers.get("authorization")
+    in_form = "client_id" in form or "client_secret" in form
+    if header is not None and in_form:
+        raise OAuthError("invalid_request", "authenticate the client one way, not two")
+    credentials = (
+        basic_credentials(header)
+        if header is not None
+        else (form.get("client_id", ""), form.get("client_secret", ""))
+    )
+    if credentials is None or not all(credentials):
+        raise OAuthError("invalid_client", "client authentication failed", 401)
+    return credentials
+
+
+class TokenRoutes:
+    def __init__(self, authenticator: Authenticator, tokens: TokenService, max_body: int) -> None:
+        self._authenticator = authenticator
+        self._tokens = tokens
+        self._max_body = max_body
+
+    async def token(self, request: Request) -> Response:
+        """POST /oauth2/token: exchange an access key and secret for a bearer token."""
+        try:
+            form = await _form(request, self._max_body)
+            access_key, secret = _client(request, form)
+            try:
+                caller = await self._authenticator.verify(access_key, secret)
+            except Unauthorized:
+                raise OAuthError("invalid_client", "client authentication failed", 401) from None
+            if "grant_type" not in form:
+                raise OAuthError("invalid_request", "grant_type is required")
+            if form["grant_type"] != GRANT:
+                raise OAuthError("unsupported_grant_type", f"only {GRANT} is supported")
+            try:
+                scopes = parse_scopes([form["scope"]] if "scope" in form else None)
+            except InvalidScope as error:
+                raise OAuthError("invalid_scope", str(error)) from None
+        except OAuthError as error:
+            return error.response()
+        issued = await self._tokens.issue_for_client(caller, access_key, scopes)
+        return JSONResponse(
+            {
+                "access_token": issued.access_token,
+                "token_type": "Bearer",
+                "expires_in": issued.expires_in,
+                "scope": issued.scope,
+            },
+            headers=_NO_STORE,
+        )
