@@ -23,7 +23,7 @@ def assert_extends(seed: Any, served: Any, path: str = "$") -> None:
                 assert served[key].startswith(value.rstrip()), f"{path}.{key} changed"
             else:
                 assert_extends(value, served[key], f"{path}.{key}")
-    elif isinstance(seed, list) and path.endswith(".servers"):
+    elif isinstance(seed, list) and path.endswith((".servers", ".tags")):
         for server in seed:
             assert server in served, f"{path} lost {server}"
     else:
@@ -76,6 +76,8 @@ async def test_every_response_documents_the_request_id_and_extra_statuses(client
     document = (await client.get("/openapi.json")).json()
     for path, item in document["paths"].items():
         for method, operation in item.items():
+            if method == "servers" or "Meetings" not in operation["tags"]:
+                continue  # the OAuth token endpoint answers in OAuth's own format
             responses = operation["responses"]
             for status, response in responses.items():
                 assert "X-Request-Id" in response["headers"], (path, method, status)
