@@ -10,6 +10,7 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import click
@@ -291,7 +292,10 @@ def tokens_issue(workspace: str, scopes: tuple[str, ...], ttl: int | None, as_js
 def tokens_list(workspace: str) -> None:
     """List a workspace's tokens (never the tokens themselves)."""
     for token in _tokens().list(workspace):
-        state = f"revoked {token.revoked_at.isoformat()}" if token.revoked_at else "active"
+        if token.revoked_at:
+            state = f"revoked {token.revoked_at.isoformat()}"
+        else:
+            state = "expired" if token.expires_at <= datetime.now(UTC) else "active"
         click.echo(
             f"{token.token_id}\t{token.expires_at.isoformat()}\t{state}"
             f"\t{' '.join(sorted(token.scopes))}"

@@ -55,14 +55,17 @@ async def _form(request: Request, max_bytes: int) -> dict[str, str]:
 
 def _client(request: Request, form: dict[str, str]) -> tuple[str, str]:
     header = request.headers.get("authorization")
-    in_form = "client_id" in form or "client_secret" in form
-    if header is not None and in_form:
-        raise OAuthError("invalid_request", "authenticate the client one way, not two")
-    credentials = (
-        basic_credentials(header)
-        if header is not None
-        else (form.get("client_id", ""), form.get("client_secret", ""))
-    )
+    if header is None:
+        credentials: tuple[str, str] | None = (
+            form.get("client_id", ""),
+            form.get("client_secret", ""),
+        )
+    else:
+        credentials = basic_credentials(header)
+        # A client_id beside Basic may only name the same client (RFC 6749 section 3.2.1).
+        named = form.get("client_id")
+        if "client_secret" in form or (credentials and named and named != credentials[0]):
+            raise OAuthError("invalid_request", "authenticate the client one way, not two")
     if credentials is None or not all(credentials):
         raise OAuthError("invalid_client", "client authentication failed", 401)
     return credentials

@@ -96,7 +96,7 @@ class TokenService:
 
     def issue(self, workspace: str, scopes: frozenset[str], ttl_seconds: int | None) -> NewToken:
         """A token issued by an administrator (the CLI), tied to no key."""
-        ttl = valid_ttl(ttl_seconds or self._default_ttl)
+        ttl = valid_ttl(self._default_ttl if ttl_seconds is None else ttl_seconds)
 
         def work(connection: Connection) -> NewToken:
             found = workspace_named(connection, workspace)
