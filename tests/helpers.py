@@ -9,13 +9,14 @@ from typing import Any, NamedTuple
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from gong_meetings.cli import main
 from gong_meetings.config import Settings
 from gong_meetings.server import create_app
 from gong_meetings.service.accounts import AccountService
 from gong_meetings.storage.database import Database
+from gong_meetings.storage.tables import meetings
 
 REQUEST_ID = re.compile(r"^[a-z0-9]{19}$")
 
@@ -121,3 +122,46 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
         code = 0
     captured = capsys.readouterr()
     return CliResult(code, captured.out, captured.err)
+
+
+async def call_operation(
+    client: httpx.AsyncClient,
+    operation: str,
+    tenant: Tenant,
+    meeting_id: str,
+    *,
+    headers: dict[str, Any] | None = None,
+    auth: tuple[str, str] | None = None,
+) -> httpx.Response:
+    """One of the four seed operations ("create", "update", "delete", "status"), with a body
+    it accepts from a caller allowed to make it. An update renames the meeting "Renamed"."""
+    kwargs: dict[str, Any] = {"headers": headers, "auth": auth}
+    if operation == "create":
+        return await client.post("/v2/meetings", json=meeting_body(tenant.organizer), **kwargs)
+    if operation == "update":
+        return await client.put(f"/v2/meetings/{meeting_id}", json={"title": "Renamed"}, **kwargs)
+    if operation == "delete":
+        return await client.delete(f"/v2/meetings/{meeting_id}", **kwargs)
+    return await client.post(
+        "/v2/meetings/integration-status", json={"userEmail": tenant.organizer}, **kwargs
+    )
+
+
+def stored_meetings(database_url: str) -> list[tuple[Any, ...]]:
+    """Every stored meeting row, in a stable order."""
+
+    with connect(database_url) as connection:
+        return sorted(tuple(row) for row in connection.execute(select(meetings)))
+
+
+def assert_one_line_error(result: CliResult, *fragments: str) -> str:
+    """A CLI failure: one `error:` line holding each fragment, nothing on stdout, no traceback."""
+    assert result.code != 0, result
+    assert "Traceback" not in result.err, result.err
+    lines = result.err.splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("error: "), lines
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert result.out == "", result.out
+    return lines[0]

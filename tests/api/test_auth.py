@@ -16,15 +16,17 @@ from sqlalchemy import select
 from gong_meetings.config import Settings
 from gong_meetings.service.accounts import AccountService
 from gong_meetings.storage.database import Database
-from gong_meetings.storage.tables import api_keys, meetings
+from gong_meetings.storage.tables import api_keys
 from tests.helpers import (
     Tenant,
     app_client,
     assert_error,
-    connect,
     create_meeting,
     make_tenant,
-    meeting_body,
+    stored_meetings,
+)
+from tests.helpers import (
+    call_operation as call,
 )
 
 OPERATIONS = ("create", "update", "delete", "status")
@@ -37,35 +39,6 @@ def basic(raw: bytes) -> dict[str, bytes]:
 
 def credentials(access_key: str, secret: str) -> bytes:
     return f"{access_key}:{secret}".encode()
-
-
-async def call(
-    client: httpx.AsyncClient,
-    operation: str,
-    tenant: Tenant,
-    meeting_id: str,
-    *,
-    headers: dict[str, Any] | None = None,
-    auth: tuple[str, str] | None = None,
-) -> httpx.Response:
-    """One of the four operations, with a body it would accept from an authenticated caller."""
-    kwargs: dict[str, Any] = {"headers": headers, "auth": auth}
-    if operation == "create":
-        return await client.post(
-            "/v2/meetings", json=meeting_body(tenant.organizer, title="Intruder"), **kwargs
-        )
-    if operation == "update":
-        return await client.put(f"/v2/meetings/{meeting_id}", json={"title": "Hijacked"}, **kwargs)
-    if operation == "delete":
-        return await client.delete(f"/v2/meetings/{meeting_id}", **kwargs)
-    return await client.post(
-        "/v2/meetings/integration-status", json={"userEmail": tenant.organizer}, **kwargs
-    )
-
-
-def stored_meetings(database_url: str) -> list[tuple[Any, ...]]:
-    with connect(database_url) as connection:
-        return [tuple(row) for row in connection.execute(select(meetings))]
 
 
 def assert_unauthorized(response: httpx.Response) -> list[str]:

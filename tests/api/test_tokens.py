@@ -23,7 +23,7 @@ from gong_meetings.errors import Missing
 from gong_meetings.service.accounts import AccountService
 from gong_meetings.service.tokens import TokenService
 from gong_meetings.storage.database import Database
-from gong_meetings.storage.tables import meetings, tokens
+from gong_meetings.storage.tables import tokens
 from tests.helpers import (
     REQUEST_ID,
     Tenant,
@@ -33,7 +33,10 @@ from tests.helpers import (
     connect,
     create_meeting,
     make_tenant,
-    meeting_body,
+    stored_meetings,
+)
+from tests.helpers import (
+    call_operation as call,
 )
 
 TOKEN_URL = "/oauth2/token"
@@ -125,35 +128,6 @@ async def fetch_token(
     response = await post_token(client, form, auth=auth)
     expected = ALL_SCOPES if scope is None else frozenset(scope.split())
     return assert_token_response(response, expected)
-
-
-async def call(
-    client: httpx.AsyncClient,
-    operation: str,
-    tenant: Tenant,
-    meeting_id: str,
-    *,
-    headers: dict[str, str] | None = None,
-    auth: tuple[str, str] | None = None,
-) -> httpx.Response:
-    """One of the four seed operations, with a body it accepts from an authorized caller."""
-    kwargs: dict[str, Any] = {"headers": headers, "auth": auth}
-    if operation == "create":
-        return await client.post(
-            "/v2/meetings", json=meeting_body(tenant.organizer, title="By token"), **kwargs
-        )
-    if operation == "update":
-        return await client.put(f"/v2/meetings/{meeting_id}", json={"title": "Renamed"}, **kwargs)
-    if operation == "delete":
-        return await client.delete(f"/v2/meetings/{meeting_id}", **kwargs)
-    return await client.post(
-        "/v2/meetings/integration-status", json={"userEmail": tenant.organizer}, **kwargs
-    )
-
-
-def stored_meetings(database_url: str) -> list[tuple[Any, ...]]:
-    with connect(database_url) as connection:
-        return sorted(tuple(row) for row in connection.execute(select(meetings)))
 
 
 def stored_tokens(database_url: str) -> list[Any]:

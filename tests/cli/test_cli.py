@@ -19,7 +19,7 @@ from gong_meetings.service.accounts import AccountService
 from gong_meetings.service.auth import Authenticator
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.migrate import current_revision, head_revision
-from tests.helpers import CliResult, run_cli
+from tests.helpers import CliResult, assert_one_line_error, run_cli
 
 SCRIPT = Path(sys.executable).with_name("gong-meetings")
 ISO_TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00"
@@ -41,18 +41,6 @@ def ok(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     assert result.code == 0, result
     assert result.err == "", result
     return result.out
-
-
-def assert_one_line_error(result: CliResult, *fragments: str) -> str:
-    assert result.code != 0, result
-    assert "Traceback" not in result.err, result.err
-    lines = result.err.splitlines()
-    assert len(lines) == 1, result.err
-    assert lines[0].startswith("error: "), lines
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    assert result.out == "", result.out
-    return lines[0]
 
 
 def authenticates(url: str, access_key: str, secret: str) -> bool:

@@ -18,10 +18,10 @@ from sqlalchemy import func, select
 from gong_meetings.config import Settings
 from gong_meetings.storage.tables import tokens
 from tests.helpers import (
-    CliResult,
     Tenant,
     app_client,
     assert_error,
+    assert_one_line_error,
     connect,
     meeting_body,
     run_cli,
@@ -66,18 +66,6 @@ def issue_plain(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, str
     assert {"accessToken", "tokenId"} <= set(fields), out
     assert TOKEN_ID.fullmatch(fields["tokenId"]), out
     return fields
-
-
-def assert_one_line_error(result: CliResult, *fragments: str) -> str:
-    assert result.code != 0, result
-    assert "Traceback" not in result.err, result.err
-    lines = result.err.splitlines()
-    assert len(lines) == 1, result.err
-    assert lines[0].startswith("error: "), lines
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    assert result.out == "", result.out
-    return lines[0]
 
 
 def token_count(database_url: str) -> int:
