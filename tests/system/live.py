@@ -19,6 +19,7 @@ import pytest
 SCRIPT = Path(sys.executable).with_name("gong-meetings")
 STARTUP_DEADLINE_SECONDS = 15.0
 STOP_DEADLINE_SECONDS = 5.0
+ADMIN_TIMEOUT_SECONDS = 30.0
 
 
 def free_port() -> int:
@@ -121,3 +122,17 @@ def running_server(cwd: Path, env: dict[str, str], logs: Path) -> Iterator[Serve
                 server.process.wait()
         for file in files:
             file.close()
+
+
+def admin(env: dict[str, str], *args: str) -> str:
+    """Run `gong-meetings ARGS` (an admin command); it must succeed. Its stdout."""
+    done = subprocess.run(
+        [str(SCRIPT), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=ADMIN_TIMEOUT_SECONDS,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, (args, done.returncode, done.stdout, done.stderr)
+    return done.stdout

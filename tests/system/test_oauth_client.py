@@ -7,7 +7,6 @@ support fetches the token from /oauth2/token, and its session sends it. The key 
 """
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -23,6 +22,7 @@ from gong_meetings.storage.tables import meetings
 from tests.helpers import assert_error, connect, meeting_body
 from tests.postgres import postgres_url, scratch_database
 from tests.system.live import SCRIPT, Server, running_server, server_env
+from tests.system.live import admin as cli
 
 pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason=f"no console script at {SCRIPT}")
 
@@ -33,7 +33,6 @@ STATUS = "api:meetings:integration:status"
 ALL_SCOPES = frozenset({CREATE, UPDATE, DELETE, STATUS})
 WORKSPACE = "default"  # made by the first `serve` on an empty database
 ORGANIZER = "organizer@example.com"
-CLI_TIMEOUT_SECONDS = 30.0
 REQUEST_TIMEOUT = httpx.Timeout(20.0)
 # What the issue promises for a revocation made by another process.
 PROPAGATION_LIMIT_SECONDS = 5.0
@@ -58,19 +57,6 @@ class Served:
 
     def session(self, **kwargs: object) -> OAuth2Client:
         return OAuth2Client(self.access_key, self.secret, timeout=REQUEST_TIMEOUT, **kwargs)
-
-
-def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(SCRIPT), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_SECONDS,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, (args, done.returncode, done.stdout, done.stderr)
-    return done.stdout
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.postgres import postgres_url, scratch_database
-from tests.system.live import SCRIPT, running_server, server_env
+from tests.system.live import SCRIPT, admin, running_server, server_env
 
 ST = Path(sys.executable).with_name("st")
 REPO = Path(__file__).resolve().parents[2]
@@ -27,13 +27,6 @@ SEED = "20261125"
 pytestmark = pytest.mark.skipif(
     not (SCRIPT.exists() and ST.exists()), reason="needs the gong-meetings and st scripts"
 )
-
-
-def _admin(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=60, check=True
-    )
-    return done.stdout
 
 
 @pytest.fixture
@@ -48,9 +41,9 @@ def fuzz_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
 def _credentials(env: dict[str, str], scheme: str) -> list[str]:
     """schemathesis options that authenticate every request, with a key or a bearer token."""
     if scheme == "basic":
-        key = json.loads(_admin(env, "keys", "create", "--workspace", "fuzz", "--json"))
+        key = json.loads(admin(env, "keys", "create", "--workspace", "fuzz", "--json"))
         return ["--auth", f"{key['accessKey']}:{key['accessKeySecret']}"]
-    token = json.loads(_admin(env, "tokens", "issue", "--workspace", "fuzz", "--json"))
+    token = json.loads(admin(env, "tokens", "issue", "--workspace", "fuzz", "--json"))
     return ["--header", f"Authorization: Bearer {token['accessToken']}"]
 
 
@@ -62,8 +55,8 @@ def _credentials(env: dict[str, str], scheme: str) -> list[str]:
 )
 def test_schemathesis_finds_nothing(tmp_path: Path, fuzz_database_url: str, scheme: str) -> None:
     env = server_env(fuzz_database_url)
-    _admin(env, "migrate")
-    _admin(env, "workspaces", "create", "fuzz", "--auto-provision-users")
+    admin(env, "migrate")
+    admin(env, "workspaces", "create", "fuzz", "--auto-provision-users")
     credentials = _credentials(env, scheme)
 
     with running_server(tmp_path, env, tmp_path / "logs") as server:

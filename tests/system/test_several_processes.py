@@ -35,6 +35,9 @@ from tests.system.live import (
     start_server,
     wait_until_ready,
 )
+from tests.system.live import (
+    admin as cli,
+)
 
 pytestmark = [
     pytest.mark.skipif(not SCRIPT.exists(), reason=f"no console script at {SCRIPT}"),
@@ -45,7 +48,6 @@ pytestmark = [
 
 WORKSPACE = "acme"
 ORGANIZER = "organizer@acme.test"
-CLI_TIMEOUT_SECONDS = 30.0
 # What the issue promises for a key revoked or a user removed through the CLI.
 PROPAGATION_LIMIT_SECONDS = 5.0
 # How long we keep polling before giving up; longer than the limit, so a slow answer is
@@ -56,20 +58,6 @@ REQUEST_TIMEOUT = httpx.Timeout(20.0)
 
 
 # --- the console script ------------------------------------------------------------------------
-
-
-def cli(env: dict[str, str], *args: str) -> str:
-    """Run `gong-meetings ARGS`; it must succeed. Its stdout."""
-    done = subprocess.run(
-        [str(SCRIPT), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_SECONDS,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, (args, done.returncode, done.stdout, done.stderr)
-    return done.stdout
 
 
 def create_key(env: dict[str, str]) -> tuple[str, str]:
