@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select
 
 from gong_meetings.cli import main
 from gong_meetings.config import Settings
+from gong_meetings.records import Quota
 from gong_meetings.server import create_app
 from gong_meetings.service.accounts import AccountService
 from gong_meetings.storage.database import Database
@@ -38,10 +39,18 @@ class Tenant:
     auth: tuple[str, str]
 
 
+# Limits out of the way of tests that are not about them; those that are set their own.
+ROOMY_QUOTA = Quota(per_second=1_000_000, per_day=1_000_000_000)
+
+
 def make_tenant(
-    accounts: AccountService, workspace: str, *, auto_provision: bool = False
+    accounts: AccountService,
+    workspace: str,
+    *,
+    auto_provision: bool = False,
+    quota: Quota = ROOMY_QUOTA,
 ) -> Tenant:
-    accounts.create_workspace(workspace, auto_provision)
+    accounts.create_workspace(workspace, auto_provision, quota)
     organizer = f"organizer@{workspace}.test"
     accounts.add_user(workspace, organizer, "Organizer")
     key = accounts.create_key(workspace)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from gong_meetings.config import DEFAULT_DATABASE_URL, Settings, SettingsError
 from gong_meetings.errors import Conflict, Missing, SchemaNotCurrent
+from gong_meetings.records import DEFAULT_CALLS_PER_DAY, DEFAULT_CALLS_PER_SECOND, Quota, Workspace
 from gong_meetings.service.accounts import (
     INTEGRATION_STATUSES,
     AccountService,
@@ -73,6 +74,12 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
     settings = Settings.from_env(host=host, port=port)
+    if workers > 1 and settings.redis_url is None:
+        _fail(
+            f"--workers {workers} needs GONG_MEETINGS_REDIS_URL: each worker is its own process,"
+            " and without Redis each would keep its own rate-limit counts, allowing"
+            f" {workers} times the limits; set GONG_MEETINGS_REDIS_URL=redis://HOST:6379"
+        )
     new_key = AccountService(_database(settings)).bootstrap()
     if new_key is not None:
         _print_welcome(new_key, settings.base_url)
@@ -86,6 +93,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         port=settings.port,
         workers=workers,
         access_log=False,  # our middleware logs each request with its request id
+        # X-Forwarded-For is trusted only from GONG_MEETINGS_TRUSTED_PROXIES (see the app).
+        proxy_headers=False,
         log_config=_log_config(),
     )
 
@@ -127,24 +136,84 @@ def migrate() -> None:
 
 @cli.group()
 def workspaces() -> None:
-    """Create and list workspaces."""
+    """Create, change and list workspaces."""
+
+
+def _describe(workspace: Workspace) -> str:
+    """Name, creation time, limits and options, tab-separated."""
+    quota = workspace.quota
+    auto = "\tauto-provision-users" if workspace.auto_provision_users else ""
+    return (
+        f"{workspace.name}\t{workspace.created_at.isoformat()}"
+        f"\t{quota.per_second}/second\t{quota.per_day}/day{auto}"
+    )
+
+
+per_second_option = click.option(
+    "--rate-limit-per-second",
+    "per_second",
+    type=int,
+    default=None,
+    help=f"API calls allowed per second (default {DEFAULT_CALLS_PER_SECOND}, as Gong).",
+)
+per_day_option = click.option(
+    "--rate-limit-per-day",
+    "per_day",
+    type=int,
+    default=None,
+    help=f"API calls allowed per UTC day (default {DEFAULT_CALLS_PER_DAY}, as Gong).",
+)
 
 
 @workspaces.command("create")
 @click.argument("name")
 @click.option("--auto-provision-users", is_flag=True, help="Register unknown organizers.")
-def workspaces_create(name: str, auto_provision_users: bool) -> None:
+@per_second_option
+@per_day_option
+def workspaces_create(
+    name: str, auto_provision_users: bool, per_second: int | None, per_day: int | None
+) -> None:
     """Create workspace NAME."""
-    workspace = _accounts().create_workspace(name, auto_provision_users)
+    quota = Quota(
+        DEFAULT_CALLS_PER_SECOND if per_second is None else per_second,
+        DEFAULT_CALLS_PER_DAY if per_day is None else per_day,
+    )
+    workspace = _accounts().create_workspace(name, auto_provision_users, quota)
     click.echo(f"created workspace {workspace.name}")
+
+
+@workspaces.command("update")
+@click.argument("name")
+@click.option(
+    "--auto-provision-users/--no-auto-provision-users",
+    default=None,
+    help="Register unknown organizers, or stop doing so.",
+)
+@per_second_option
+@per_day_option
+def workspaces_update(
+    name: str, auto_provision_users: bool | None, per_second: int | None, per_day: int | None
+) -> None:
+    """Change workspace NAME; running servers apply the change within seconds."""
+    if auto_provision_users is None and per_second is None and per_day is None:
+        _fail(
+            "nothing to change; give --rate-limit-per-second, --rate-limit-per-day"
+            " or --[no-]auto-provision-users"
+        )
+    workspace = _accounts().update_workspace(
+        name,
+        auto_provision_users=auto_provision_users,
+        calls_per_second=per_second,
+        calls_per_day=per_day,
+    )
+    click.echo(f"updated workspace {_describe(workspace)}")
 
 
 @workspaces.command("list")
 def workspaces_list() -> None:
-    """List workspaces."""
+    """List workspaces: name, created, calls per second and per day, options."""
     for workspace in _accounts().list_workspaces():
-        auto = "auto-provision-users" if workspace.auto_provision_users else ""
-        click.echo(f"{workspace.name}\t{workspace.created_at.isoformat()}\t{auto}".rstrip())
+        click.echo(_describe(workspace))
 
 
 workspace_option = click.option("--workspace", required=True, help="Workspace name.")

@@ -1,5 +1,6 @@
 """Settings from the environment (prefix GONG_MEETINGS_), built once by `Settings.from_env`."""
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,6 +11,9 @@ DEFAULT_PORT = 8000
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # Cached credentials expire this fast, so a key revoked by another process stops working soon.
 DEFAULT_AUTH_CACHE_SECONDS = 2.0
+# Failed authentications allowed per client address per minute, before it must wait.
+DEFAULT_FAILURES_PER_MINUTE = 20
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,11 @@ class Settings:
     auth_cache_seconds: float = DEFAULT_AUTH_CACHE_SECONDS
     pool: PoolOptions = PoolOptions()
     token_ttl_seconds: int = 86_400
+    # Rate-limit counters: in this process's memory when None, else shared in Redis.
+    redis_url: str | None = None
+    auth_failures_per_minute: int = DEFAULT_FAILURES_PER_MINUTE
+    # Peers whose X-Forwarded-For names the real client; nobody's by default.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def base_url(self) -> str:
@@ -62,6 +71,11 @@ class Settings:
         values["token_ttl_seconds"] = _int(
             env, "GONG_MEETINGS_TOKEN_TTL_SECONDS", 86_400, 1, 366 * 86_400
         )
+        values["redis_url"] = _redis_url(env)
+        values["auth_failures_per_minute"] = _int(
+            env, "GONG_MEETINGS_AUTH_FAILURES_PER_MINUTE", DEFAULT_FAILURES_PER_MINUTE, 1
+        )
+        values["trusted_proxies"] = _trusted_proxies(env)
         values["pool"] = PoolOptions(
             size=_int(env, "GONG_MEETINGS_DB_POOL_SIZE", 10, 1, 1000),
             max_overflow=_int(env, "GONG_MEETINGS_DB_MAX_OVERFLOW", 10, 0, 1000),
@@ -99,3 +113,29 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 <= value <= 60:
         raise SettingsError(f"{name} must be between 0 and 60 seconds, got {value}")
     return value
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("GONG_MEETINGS_REDIS_URL", "").strip()
+    if not url:
+        return None
+    if not url.startswith(REDIS_SCHEMES):
+        raise SettingsError(
+            f"GONG_MEETINGS_REDIS_URL must start with {', '.join(REDIS_SCHEMES)}, got {url!r}"
+        )
+    return url
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    """Addresses or networks, comma-separated, such as `10.0.0.5, 192.168.0.0/16`."""
+    raw = env.get("GONG_MEETINGS_TRUSTED_PROXIES", "")
+    proxies = tuple(item.strip() for item in raw.split(",") if item.strip())
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SettingsError(
+                "GONG_MEETINGS_TRUSTED_PROXIES must list IP addresses or networks"
+                f" (such as 10.0.0.0/8), got {proxy!r}"
+            ) from None
+    return proxies

@@ -56,3 +56,7 @@ class ServiceUnavailable(ApiError):
 
 class Forbidden(ApiError):
     status_code = 403
+
+
+class RateLimited(ApiError):
+    status_code = 429

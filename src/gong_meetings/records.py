@@ -5,6 +5,18 @@ from datetime import datetime
 
 from gong_meetings.wire import Meeting
 
+# Gong's own limits, and so every new workspace's.
+DEFAULT_CALLS_PER_SECOND = 3
+DEFAULT_CALLS_PER_DAY = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """How many API calls a workspace may make per second and per day."""
+
+    per_second: int = DEFAULT_CALLS_PER_SECOND
+    per_day: int = DEFAULT_CALLS_PER_DAY
+
 
 @dataclass(frozen=True, slots=True)
 class Workspace:
@@ -12,6 +24,7 @@ class Workspace:
     name: str
     auto_provision_users: bool
     created_at: datetime
+    quota: Quota = Quota()
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +35,7 @@ class ApiKey:
     secret_digest: bytes
     created_at: datetime
     revoked_at: datetime | None
+    quota: Quota = Quota()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +64,7 @@ class Caller:
     workspace_name: str
     # What a bearer token may do; None for Basic credentials, which may do everything.
     scopes: frozenset[str] | None = None
+    quota: Quota = Quota()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +77,7 @@ class Token:
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
+    quota: Quota = Quota()
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,8 +107,10 @@ def test_workspaces_create_and_list(capsys: pytest.CaptureFixture[str], database
 
     lines = ok(capsys, "workspaces", "list").splitlines()
     assert len(lines) == 2
-    assert re.fullmatch(rf"acme\t{ISO_TIMESTAMP}", lines[0]), lines
-    assert re.fullmatch(rf"ci\t{ISO_TIMESTAMP}\tauto-provision-users", lines[1]), lines
+    assert re.fullmatch(rf"acme\t{ISO_TIMESTAMP}\t3/second\t10000/day", lines[0]), lines
+    assert re.fullmatch(
+        rf"ci\t{ISO_TIMESTAMP}\t3/second\t10000/day\tauto-provision-users", lines[1]
+    ), lines
 
     stored = {w.name: w.auto_provision_users for w in accounts(database_url).list_workspaces()}
     assert stored == {"acme": False, "ci": True}

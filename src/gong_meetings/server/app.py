@@ -1,5 +1,6 @@
 """The app factory: settings in, a ready ASGI app out."""
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -7,9 +8,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gong_meetings.config import Settings
 from gong_meetings.errors import ApiError
+from gong_meetings.server.auth import Gate
 from gong_meetings.server.docs import DOCS_ASSETS_PATH, ContractRoutes, docs_assets
 from gong_meetings.server.errors import api_error, http_error, server_error
 from gong_meetings.server.middleware import RequestIdMiddleware
@@ -18,24 +21,35 @@ from gong_meetings.server.routes import MeetingRoutes
 from gong_meetings.service.auth import Authenticator
 from gong_meetings.service.integrations import IntegrationService
 from gong_meetings.service.meetings import MeetingService
+from gong_meetings.service.ratelimits import Clock, RateLimiter
 from gong_meetings.service.tokens import TokenService
+from gong_meetings.storage.counters import counter_storage
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.migrate import ensure_current
 
 
-def create_app(settings: Settings | None = None) -> ASGIApp:
-    """Build the server. The schema must be current: SQLite is upgraded, others refuse."""
+def create_app(settings: Settings | None = None, *, clock: Clock = time.time) -> ASGIApp:
+    """Build the server. The schema must be current: SQLite is upgraded, others refuse.
+
+    `clock` is what rate-limit windows are measured by; tests pass one they can move.
+    """
     settings = settings or Settings.from_env()
     database = Database(settings.database_url, settings.pool)
     ensure_current(database.engine, auto_upgrade=database.is_sqlite)
     if not database.is_sqlite:
         database.engine.dispose()  # requests use the async pool; keep no idle sync connections
     authenticator = Authenticator(database, settings.auth_cache_seconds)
+    limiter = RateLimiter(
+        counter_storage(settings.redis_url), settings.auth_failures_per_minute, clock
+    )
     tokens = TokenRoutes(
-        authenticator, TokenService(database, settings.token_ttl_seconds), settings.max_body_bytes
+        authenticator,
+        limiter,
+        TokenService(database, settings.token_ttl_seconds),
+        settings.max_body_bytes,
     )
     meetings = MeetingRoutes(
-        authenticator,
+        Gate(authenticator, limiter),
         MeetingService(database, settings.base_url),
         IntegrationService(database),
         settings.max_body_bytes,
@@ -66,4 +80,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False
-    return RequestIdMiddleware(app)
+    served: ASGIApp = RequestIdMiddleware(app)
+    if settings.trusted_proxies:
+        # uvicorn's ASGI types are narrower than Starlette's; the protocol is the same.
+        served = ProxyHeadersMiddleware(served, list(settings.trusted_proxies))  # type: ignore[arg-type,assignment]
+    return served

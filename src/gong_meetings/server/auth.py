@@ -1,11 +1,14 @@
-"""The Authorization header, parsed into credentials for the service to verify."""
+"""Who may call: the Authorization header parsed and verified, failures and calls counted."""
 
 import base64
 
 from starlette.requests import Request
 
+from gong_meetings.errors import Unauthorized
 from gong_meetings.records import Caller
+from gong_meetings.server.middleware import RESPONSE_HEADERS_KEY
 from gong_meetings.service.auth import Authenticator
+from gong_meetings.service.ratelimits import RateLimiter, rate_limit_headers
 
 
 def basic_credentials(header: str) -> tuple[str, str] | None:
@@ -33,3 +36,29 @@ async def authenticate(request: Request, authenticator: Authenticator) -> Caller
     if credentials is None:
         raise authenticator.failure()
     return await authenticator.verify(*credentials)
+
+
+def client_address(request: Request) -> str:
+    """The peer's address, or the client a trusted proxy names (see ProxyHeadersMiddleware)."""
+    return request.client.host if request.client else "unknown"
+
+
+class Gate:
+    """Every API call passes here: an address with too many failed logins is refused, the
+    caller is authenticated, and the call is counted against the caller's workspace."""
+
+    def __init__(self, authenticator: Authenticator, limiter: RateLimiter) -> None:
+        self._authenticator = authenticator
+        self._limiter = limiter
+
+    async def admit(self, request: Request) -> Caller:
+        address = client_address(request)
+        await self._limiter.refuse_if_blocked(address)
+        try:
+            caller = await authenticate(request, self._authenticator)
+        except Unauthorized:
+            await self._limiter.count_failure(address)
+            raise
+        windows = await self._limiter.charge(caller)
+        request.scope[RESPONSE_HEADERS_KEY] = rate_limit_headers(caller, windows)
+        return caller

@@ -9,6 +9,8 @@ from gong_meetings.ids import new_request_id
 
 access_log = logging.getLogger("gong_meetings.access")
 REQUEST_ID_KEY = "gong_meetings.request_id"
+# Headers a handler wants on whatever response goes out, errors included ({name: value}).
+RESPONSE_HEADERS_KEY = "gong_meetings.response_headers"
 
 
 class RequestIdMiddleware:
@@ -32,7 +34,12 @@ class RequestIdMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                extra = scope.get(RESPONSE_HEADERS_KEY, {})
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    header,
+                    *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()),
+                ]
             await send(message)
 
         try:

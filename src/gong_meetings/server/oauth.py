@@ -4,15 +4,17 @@ It answers in OAuth's own error format (section 5.2), not the meetings envelope,
 standard OAuth client libraries understand it.
 """
 
+from collections.abc import Mapping
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gong_meetings.errors import Unauthorized
-from gong_meetings.server.auth import basic_credentials
+from gong_meetings.errors import RateLimited, Unauthorized
+from gong_meetings.server.auth import basic_credentials, client_address
 from gong_meetings.server.body import read_limited
 from gong_meetings.service.auth import REALM, Authenticator
+from gong_meetings.service.ratelimits import RateLimiter
 from gong_meetings.service.tokens import InvalidScope, TokenService, parse_scopes
 
 FORM = "application/x-www-form-urlencoded"
@@ -21,12 +23,19 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class OAuthError(Exception):
-    def __init__(self, error: str, description: str, status_code: int = 400) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        status_code: int = 400,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(description)
         self.error, self.description, self.status_code = error, description, status_code
+        self.headers = dict(headers or {})
 
     def response(self) -> Response:
-        headers = dict(_NO_STORE)
+        headers = {**_NO_STORE, **self.headers}
         if self.status_code == 401:
             headers["WWW-Authenticate"] = f"Basic {REALM}"
         return JSONResponse(
@@ -72,14 +81,27 @@ def _client(request: Request, form: dict[str, str]) -> tuple[str, str]:
 
 
 class TokenRoutes:
-    def __init__(self, authenticator: Authenticator, tokens: TokenService, max_body: int) -> None:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        limiter: RateLimiter,
+        tokens: TokenService,
+        max_body: int,
+    ) -> None:
         self._authenticator = authenticator
+        self._limiter = limiter
         self._tokens = tokens
         self._max_body = max_body
 
     async def token(self, request: Request) -> Response:
         """POST /oauth2/token: exchange an access key and secret for a bearer token."""
+        address = client_address(request)
         try:
+            try:
+                await self._limiter.refuse_if_blocked(address)
+            except RateLimited as error:
+                # Not an RFC 6749 code (it defines none for this); clients see the 429.
+                raise OAuthError("too_many_requests", str(error), 429, error.headers) from None
             form = await _form(request, self._max_body)
             access_key, secret = _client(request, form)
             try:
@@ -95,6 +117,8 @@ class TokenRoutes:
             except InvalidScope as error:
                 raise OAuthError("invalid_scope", str(error)) from None
         except OAuthError as error:
+            if error.status_code == 401:
+                await self._limiter.count_failure(address)
             return error.response()
         issued = await self._tokens.issue_for_client(caller, access_key, scopes)
         return JSONResponse(

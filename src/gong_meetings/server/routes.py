@@ -5,11 +5,11 @@ from starlette.responses import Response
 
 from gong_meetings.ids import parse_meeting_id
 from gong_meetings.records import StoredMeeting
-from gong_meetings.server.auth import authenticate
+from gong_meetings.server.auth import Gate
 from gong_meetings.server.body import read_json
 from gong_meetings.server.preconditions import if_match
 from gong_meetings.server.responses import json_response, request_id
-from gong_meetings.service.auth import Authenticator, require_scope
+from gong_meetings.service.auth import require_scope
 from gong_meetings.service.integrations import IntegrationService
 from gong_meetings.service.meetings import MeetingService, etag
 from gong_meetings.service.tokens import SCOPE_CREATE, SCOPE_DELETE, SCOPE_STATUS, SCOPE_UPDATE
@@ -36,19 +36,19 @@ def _meeting_response(request: Request, stored: StoredMeeting, status_code: int 
 class MeetingRoutes:
     def __init__(
         self,
-        authenticator: Authenticator,
+        gate: Gate,
         meetings: MeetingService,
         integrations: IntegrationService,
         max_body_bytes: int,
     ) -> None:
-        self._authenticator = authenticator
+        self._gate = gate
         self._meetings = meetings
         self._integrations = integrations
         self._max_body_bytes = max_body_bytes
 
     async def create_meeting(self, request: Request) -> Response:
         """POST /v2/meetings: create a meeting."""
-        caller = await authenticate(request, self._authenticator)
+        caller = await self._gate.admit(request)
         require_scope(caller, SCOPE_CREATE)
         body = await read_json(request, CreateMeetingRequest, self._max_body_bytes)
         stored = await self._meetings.create(caller, body)
@@ -62,7 +62,7 @@ class MeetingRoutes:
 
     async def update_meeting(self, request: Request) -> Response:
         """PUT /v2/meetings/{meetingId}: change the fields present in the body."""
-        caller = await authenticate(request, self._authenticator)
+        caller = await self._gate.admit(request)
         require_scope(caller, SCOPE_UPDATE)
         body = await read_json(request, UpdateMeetingRequest, self._max_body_bytes)
         meeting_id = parse_meeting_id(request.path_params["meetingId"])
@@ -71,7 +71,7 @@ class MeetingRoutes:
 
     async def delete_meeting(self, request: Request) -> Response:
         """DELETE /v2/meetings/{meetingId}: delete a meeting for good."""
-        caller = await authenticate(request, self._authenticator)
+        caller = await self._gate.admit(request)
         require_scope(caller, SCOPE_DELETE)
         meeting_id = parse_meeting_id(request.path_params["meetingId"])
         await self._meetings.delete(caller, meeting_id, if_match(request))
@@ -79,7 +79,7 @@ class MeetingRoutes:
 
     async def integration_status(self, request: Request) -> Response:
         """POST /v2/meetings/integration-status: check a user's or provider's integration."""
-        caller = await authenticate(request, self._authenticator)
+        caller = await self._gate.admit(request)
         require_scope(caller, SCOPE_STATUS)
         body = await read_json(request, IntegrationStatusRequest, self._max_body_bytes)
         answer = await self._integrations.status(caller, body)

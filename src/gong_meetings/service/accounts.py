@@ -1,13 +1,13 @@
 """Workspaces, keys, users and integrations: the admin operations behind the CLI."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
 from gong_meetings.errors import Conflict, Missing
 from gong_meetings.ids import new_access_key, new_access_key_secret, secret_digest
 from gong_meetings.providers import SUPPORTED_PROVIDERS, canonical_provider
-from gong_meetings.records import ApiKey, Integration, User, Workspace
+from gong_meetings.records import ApiKey, Integration, Quota, User, Workspace
 from gong_meetings.service.syntax import is_email, normalize_email
 from gong_meetings.storage import accounts as store
 from gong_meetings.storage.database import Database
@@ -16,6 +16,9 @@ WORKSPACE_NAME_MAX = 100
 INTEGRATION_STATUSES = ("Active", "Inactive", "Error")
 DEFAULT_WORKSPACE = "default"
 DEFAULT_ORGANIZER = "organizer@example.com"
+GONG_QUOTA = Quota()
+# The largest value the limit columns hold on every database (a 32-bit integer).
+MAX_CALLS = 2**31 - 1
 
 
 class InvalidInput(ValueError):
@@ -35,6 +38,12 @@ def _valid_email(email: str) -> str:
     if not is_email(email):
         raise InvalidInput(f"{email!r} is not a valid email address")
     return normalize_email(email)
+
+
+def _check_quota(quota: Quota) -> None:
+    for label, value in (("per second", quota.per_second), ("per day", quota.per_day)):
+        if not 1 <= value <= MAX_CALLS:
+            raise InvalidInput(f"the rate limit {label} must be between 1 and {MAX_CALLS}")
 
 
 def workspace_named(connection: Connection, name: str) -> Workspace:
@@ -64,15 +73,43 @@ class AccountService:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def create_workspace(self, name: str, auto_provision_users: bool = False) -> Workspace:
+    def create_workspace(
+        self, name: str, auto_provision_users: bool = False, quota: Quota = GONG_QUOTA
+    ) -> Workspace:
         name = name.strip()
         if not 0 < len(name) <= WORKSPACE_NAME_MAX or not name.isprintable():
             raise InvalidInput(
                 f"a workspace name must be 1 to {WORKSPACE_NAME_MAX} printable characters"
             )
+        _check_quota(quota)
         return self._database.transaction(
-            lambda c: store.create_workspace(c, name, auto_provision_users)
+            lambda c: store.create_workspace(c, name, auto_provision_users, quota)
         )
+
+    def update_workspace(
+        self,
+        name: str,
+        *,
+        auto_provision_users: bool | None = None,
+        calls_per_second: int | None = None,
+        calls_per_day: int | None = None,
+    ) -> Workspace:
+        """Change the settings given; running servers apply them within the auth cache TTL."""
+
+        def work(connection: Connection) -> Workspace:
+            found = workspace_named(connection, name)
+            quota = Quota(
+                found.quota.per_second if calls_per_second is None else calls_per_second,
+                found.quota.per_day if calls_per_day is None else calls_per_day,
+            )
+            _check_quota(quota)
+            auto = (
+                found.auto_provision_users if auto_provision_users is None else auto_provision_users
+            )
+            store.update_workspace(connection, found.id, auto, quota)
+            return replace(found, auto_provision_users=auto, quota=quota)
+
+        return self._database.transaction(work)
 
     def list_workspaces(self) -> list[Workspace]:
         return self._database.transaction(store.list_workspaces)
@@ -84,7 +121,7 @@ class AccountService:
             if store.count_workspaces(connection) > 0:
                 return None
             try:
-                workspace = store.create_workspace(connection, DEFAULT_WORKSPACE, False)
+                workspace = store.create_workspace(connection, DEFAULT_WORKSPACE, False, GONG_QUOTA)
             except Conflict:  # another instance, starting at the same moment, made it
                 return None
             store.add_user(connection, workspace.id, DEFAULT_ORGANIZER, "Default Organizer")

@@ -80,7 +80,7 @@ class Authenticator:
         matches = hmac.compare_digest(secret_digest(secret), expected)
         if key is None or not matches or key.revoked_at is not None:
             raise self.failure()
-        return Caller(key.workspace_id, key.workspace_name)
+        return Caller(key.workspace_id, key.workspace_name, quota=key.quota)
 
     async def verify_token(self, token: str) -> Caller:
         """The caller a bearer token stands for, with its scopes; 401 invalid_token otherwise."""
@@ -94,4 +94,4 @@ class Authenticator:
                 self._tokens.put(digest, found)
         if found is None or found.revoked_at is not None or found.expires_at <= now():
             raise self.failure(INVALID_TOKEN_CHALLENGE)
-        return Caller(found.workspace_id, found.workspace_name, found.scopes)
+        return Caller(found.workspace_id, found.workspace_name, found.scopes, found.quota)

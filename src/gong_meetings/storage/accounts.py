@@ -4,7 +4,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gong_meetings.errors import Conflict
-from gong_meetings.records import ApiKey, Integration, User, Workspace
+from gong_meetings.records import ApiKey, Integration, Quota, User, Workspace
 from gong_meetings.storage.tables import (
     api_keys,
     insert_or_skip,
@@ -14,23 +14,54 @@ from gong_meetings.storage.tables import (
 )
 from gong_meetings.storage.timestamps import from_db, now
 
+# The workspace's limits, selected beside a key or token so one lookup tells all.
+quota_columns = (workspaces.c.calls_per_second, workspaces.c.calls_per_day)
 
-def _workspace(row: Row[tuple[int, str, bool, object]]) -> Workspace:
-    return Workspace(row.id, row.name, bool(row.auto_provision_users), from_db(row.created_at))
+
+def quota_of(row: Row[tuple[object, ...]]) -> Quota:
+    return Quota(row.calls_per_second, row.calls_per_day)
 
 
-def create_workspace(connection: Connection, name: str, auto_provision_users: bool) -> Workspace:
+def _workspace(row: Row[tuple[object, ...]]) -> Workspace:
+    return Workspace(
+        row.id, row.name, bool(row.auto_provision_users), from_db(row.created_at), quota_of(row)
+    )
+
+
+def create_workspace(
+    connection: Connection, name: str, auto_provision_users: bool, quota: Quota
+) -> Workspace:
     created_at = now()
     try:
         with connection.begin_nested():
             workspace_id = connection.execute(
                 insert(workspaces)
-                .values(name=name, auto_provision_users=auto_provision_users, created_at=created_at)
+                .values(
+                    name=name,
+                    auto_provision_users=auto_provision_users,
+                    created_at=created_at,
+                    calls_per_second=quota.per_second,
+                    calls_per_day=quota.per_day,
+                )
                 .returning(workspaces.c.id)
             ).scalar_one()
     except IntegrityError:
         raise Conflict(f"workspace {name!r} already exists") from None
-    return Workspace(workspace_id, name, auto_provision_users, created_at)
+    return Workspace(workspace_id, name, auto_provision_users, created_at, quota)
+
+
+def update_workspace(
+    connection: Connection, workspace_id: int, auto_provision_users: bool, quota: Quota
+) -> None:
+    connection.execute(
+        update(workspaces)
+        .where(workspaces.c.id == workspace_id)
+        .values(
+            auto_provision_users=auto_provision_users,
+            calls_per_second=quota.per_second,
+            calls_per_day=quota.per_day,
+        )
+    )
 
 
 def list_workspaces(connection: Connection) -> list[Workspace]:
@@ -65,7 +96,7 @@ def insert_key(
     )
 
 
-_key_columns = (*api_keys.c, workspaces.c.name.label("workspace_name"))
+_key_columns = (*api_keys.c, workspaces.c.name.label("workspace_name"), *quota_columns)
 
 
 def _api_key(row: Row[tuple[object, ...]]) -> ApiKey:
@@ -77,6 +108,7 @@ def _api_key(row: Row[tuple[object, ...]]) -> ApiKey:
         bytes(row.secret_digest),
         from_db(row.created_at),
         None if revoked_at is None else from_db(revoked_at),
+        quota_of(row),
     )
 
 

@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from gong_meetings.records import DEFAULT_CALLS_PER_DAY, DEFAULT_CALLS_PER_SECOND
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -38,6 +40,10 @@ workspaces = Table(
     Column("name", Text, nullable=False, unique=True),
     Column("auto_provision_users", Boolean, nullable=False, default=False),
     Column("created_at", Timestamp, nullable=False),
+    Column(
+        "calls_per_second", Integer, nullable=False, server_default=str(DEFAULT_CALLS_PER_SECOND)
+    ),
+    Column("calls_per_day", Integer, nullable=False, server_default=str(DEFAULT_CALLS_PER_DAY)),
 )
 
 api_keys = Table(

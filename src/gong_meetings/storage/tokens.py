@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Row, insert, select, update
 
 from gong_meetings.records import Token
+from gong_meetings.storage.accounts import quota_columns, quota_of
 from gong_meetings.storage.tables import api_keys, tokens, workspaces
 from gong_meetings.storage.timestamps import from_db, now, to_db
 
@@ -12,6 +13,7 @@ _columns = (
     *tokens.c,
     workspaces.c.name.label("workspace_name"),
     api_keys.c.revoked_at.label("key_revoked_at"),
+    *quota_columns,
 )
 
 
@@ -26,6 +28,7 @@ def _token(row: Row[tuple[object, ...]]) -> Token:
         created_at=from_db(row.created_at),
         expires_at=from_db(row.expires_at),
         revoked_at=None if revoked is None else from_db(revoked),
+        quota=quota_of(row),
     )
 
 

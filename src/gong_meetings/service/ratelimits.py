@@ -1,0 +1,175 @@
+"""Rate limits: API calls per workspace (per second and per day), failed logins per address.
+
+The `limits` library's storage keeps the counters: in memory for one process, in Redis when
+several share them. Windows are fixed and aligned to the clock (each second, each UTC day,
+each minute), so `Retry-After` is exact: a client that waits that long is in a new window.
+The clock is injectable, so a test can move through a day without sleeping.
+
+If the storage fails (Redis is down), calls are served without limits rather than refused:
+an outage of a rate limiter must not become an outage of the API. The error is logged at
+most once a minute, and the storage is tried again a second later.
+"""
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from limits import (
+    RateLimitItem,
+    RateLimitItemPerDay,
+    RateLimitItemPerMinute,
+    RateLimitItemPerSecond,
+)
+from limits.aio.storage import Storage
+from limits.errors import StorageError
+
+from gong_meetings.errors import RateLimited
+from gong_meetings.records import Caller
+
+log = logging.getLogger("gong_meetings.ratelimits")
+
+Clock = Callable[[], float]
+# Counters outlive their window by this much, so an instance whose clock lags a little
+# still adds to the same counter as the others.
+_CLOCK_SKEW_SECONDS = 5
+_RETRY_STORAGE_SECONDS = 1.0
+_LOG_EVERY_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One limit as it stands after a call: what the RateLimit header fields report."""
+
+    policy: str
+    quota: int
+    seconds: int
+    remaining: int
+    reset_seconds: int
+
+
+def _window_index(now: float, seconds: int) -> tuple[int, int]:
+    """Which fixed window `now` falls in, and the whole seconds (at least 1) until it ends."""
+    index = int(now // seconds)
+    return index, max(1, math.ceil((index + 1) * seconds - now))
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def policy_header(windows: list[tuple[str, int, int]]) -> str:
+    """`RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): each quota and window."""
+    return ", ".join(f'"{name}";q={quota};w={seconds}' for name, quota, seconds in windows)
+
+
+def rate_limit_headers(caller: Caller, windows: list[Window]) -> dict[str, str]:
+    """`RateLimit-Policy` for the workspace and `RateLimit` with what remains of each window."""
+    quota = caller.quota
+    headers = {
+        "RateLimit-Policy": policy_header(
+            [("per-second", quota.per_second, 1), ("per-day", quota.per_day, 86_400)]
+        )
+    }
+    if windows:
+        headers["RateLimit"] = ", ".join(
+            f'"{w.policy}";r={w.remaining};t={w.reset_seconds}' for w in windows
+        )
+    return headers
+
+
+class _FailOpenCounters:
+    """The storage's counters, or None while it is failing (see the module's docstring)."""
+
+    def __init__(self, storage: Storage, clock: Clock) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._retry_at = 0.0
+        self._next_log_at = 0.0
+        self._failing = False
+
+    async def incr(self, key: str, expiry: int) -> int | None:
+        return await self._call(lambda: self._storage.incr(key, expiry))
+
+    async def get(self, key: str) -> int | None:
+        return await self._call(lambda: self._storage.get(key))
+
+    async def _call(self, operation: Callable[[], Awaitable[int]]) -> int | None:
+        now = self._clock()
+        if now < self._retry_at:
+            return None
+        try:
+            value = await operation()
+        except (StorageError, OSError, TimeoutError) as error:
+            self._retry_at = now + _RETRY_STORAGE_SECONDS
+            self._failing = True
+            if now >= self._next_log_at:
+                self._next_log_at = now + _LOG_EVERY_SECONDS
+                cause = getattr(error, "storage_error", error)
+                log.error("rate-limit storage failed, serving without limits: %r", cause)
+            return None
+        if self._failing:
+            self._failing = False
+            log.warning("rate-limit storage answers again; limits apply")
+        return int(value)
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        storage: Storage,
+        failures_per_minute: int,
+        clock: Clock = time.time,
+    ) -> None:
+        self._counters = _FailOpenCounters(storage, clock)
+        self._clock = clock
+        self._failures = RateLimitItemPerMinute(failures_per_minute)
+
+    async def charge(self, caller: Caller) -> list[Window]:
+        """Count one call against the caller's workspace: the windows after it, or
+        RateLimited when a limit is spent. Empty when the counters cannot be reached."""
+        quota = caller.quota
+        limits: list[tuple[str, RateLimitItem, str]] = [
+            ("per-second", RateLimitItemPerSecond(quota.per_second), "second"),
+            ("per-day", RateLimitItemPerDay(quota.per_day), "day"),
+        ]
+        now = self._clock()
+        windows: list[Window] = []
+        for policy, item, unit in limits:
+            seconds = item.get_expiry()
+            index, reset = _window_index(now, seconds)
+            key = item.key_for("workspace", str(caller.workspace_id), str(index))
+            count = await self._counters.incr(key, seconds + _CLOCK_SKEW_SECONDS)
+            if count is None:
+                return []
+            remaining = max(0, item.amount - count)
+            windows.append(Window(policy, item.amount, seconds, remaining, reset))
+            if count > item.amount:
+                restart = " (the daily count restarts at 00:00 UTC)" if unit == "day" else ""
+                raise RateLimited(
+                    f"rate limit exceeded: workspace {caller.workspace_name!r} may make"
+                    f" {_plural(item.amount, 'call')} per {unit}{restart};"
+                    f" retry after {_plural(reset, 'second')}",
+                    headers={"Retry-After": str(reset), **rate_limit_headers(caller, windows)},
+                )
+        return windows
+
+    async def refuse_if_blocked(self, address: str) -> None:
+        """RateLimited while `address` has used up its failed authentications this minute."""
+        key, reset = self._failure_key(address)
+        count = await self._counters.get(key)
+        if count is not None and count >= self._failures.amount:
+            raise RateLimited(
+                f"too many failed authentications from {address}: at most"
+                f" {self._failures.amount} a minute; retry after {_plural(reset, 'second')}",
+                headers={"Retry-After": str(reset)},
+            )
+
+    async def count_failure(self, address: str) -> None:
+        key, _ = self._failure_key(address)
+        await self._counters.incr(key, self._failures.get_expiry() + _CLOCK_SKEW_SECONDS)
+
+    def _failure_key(self, address: str) -> tuple[str, int]:
+        index, reset = _window_index(self._clock(), self._failures.get_expiry())
+        return self._failures.key_for("auth-failures", address, str(index)), reset
