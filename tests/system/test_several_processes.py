@@ -1,4 +1,5 @@
-"""Several `gong-meetings serve` processes on one PostgreSQL database, on real sockets.
+"""Several `gong-meetings serve` processes on one PostgreSQL database and one Redis, on real
+sockets.
 
 Each test gets a scratch database, prepared through the console script (`migrate`,
 `workspaces create`, `users add`, `keys create --json`), then starts real server processes
@@ -26,6 +27,7 @@ import pytest
 
 from tests.helpers import assert_error, meeting_body
 from tests.postgres import postgres_url, scratch_database
+from tests.redis import empty_redis, redis_url
 from tests.system.live import (
     SCRIPT,
     STARTUP_DEADLINE_SECONDS,
@@ -79,10 +81,14 @@ class Deployment:
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
     url = postgres_url()
+    shared_counters = redis_url()  # several processes must share their rate-limit counts
+    empty_redis(shared_counters)
     with scratch_database(url) as database_url:
         env = server_env(database_url)
+        env["GONG_MEETINGS_REDIS_URL"] = shared_counters
         assert "schema upgraded" in cli(env, "migrate")
-        cli(env, "workspaces", "create", WORKSPACE)  # no --auto-provision-users
+        # No --auto-provision-users; and limits out of the way of these tests' bursts.
+        cli(env, "workspaces", "create", WORKSPACE, "--rate-limit-per-second=1000000")
         cli(env, "users", "add", ORGANIZER, "--workspace", WORKSPACE, "--name", "Organizer")
         auth = create_key(env)
         cwd = tmp_path / "work"
