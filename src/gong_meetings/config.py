@@ -4,6 +4,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///gong-meetings.db"
 DEFAULT_HOST = "127.0.0.1"
@@ -14,6 +15,7 @@ DEFAULT_AUTH_CACHE_SECONDS = 2.0
 # Failed authentications allowed per client address per minute, before it must wait.
 DEFAULT_FAILURES_PER_MINUTE = 20
 REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
+DEFAULT_REDIS_PORT = 6379
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,19 +125,37 @@ def _redis_url(env: Mapping[str, str]) -> str | None:
         raise SettingsError(
             f"GONG_MEETINGS_REDIS_URL must start with {', '.join(REDIS_SCHEMES)}, got {url!r}"
         )
-    return url
+    if url.startswith("redis+unix://"):
+        return url
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if not parts.hostname or port == -1:
+        raise SettingsError(
+            f"GONG_MEETINGS_REDIS_URL must name a host and optionally a port, such as"
+            f" redis://127.0.0.1:6379/0; got {url!r}"
+        )
+    if port is None:  # the limits library insists on a port; Redis's own is the default
+        parts = parts._replace(netloc=f"{parts.netloc}:{DEFAULT_REDIS_PORT}")
+    return urlunsplit(parts)
 
 
 def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
     """Addresses or networks, comma-separated, such as `10.0.0.5, 192.168.0.0/16`."""
     raw = env.get("GONG_MEETINGS_TRUSTED_PROXIES", "")
-    proxies = tuple(item.strip() for item in raw.split(",") if item.strip())
-    for proxy in proxies:
+    networks = []
+    for proxy in (item.strip() for item in raw.split(",") if item.strip()):
         try:
-            ipaddress.ip_network(proxy, strict=False)
+            # Networks normalised (10.0.0.5/8 becomes 10.0.0.0/8): uvicorn reads them strictly.
+            if "/" in proxy:
+                networks.append(str(ipaddress.ip_network(proxy, strict=False)))
+            else:
+                networks.append(str(ipaddress.ip_address(proxy)))
         except ValueError:
             raise SettingsError(
                 "GONG_MEETINGS_TRUSTED_PROXIES must list IP addresses or networks"
                 f" (such as 10.0.0.0/8), got {proxy!r}"
             ) from None
-    return proxies
+    return tuple(networks)

@@ -22,6 +22,7 @@ from gong_meetings.storage.migrate import (
     upgrade,
 )
 from tests.helpers import Tenant, create_meeting, run_cli
+from tests.storage import quota_migration
 from tests.storage.schema import SCHEMA_TABLES, assert_schema_matches_tables
 
 UNKNOWN_REVISION = "9999"
@@ -297,3 +298,18 @@ async def test_meetings_survive_a_new_app_on_the_same_database(
             assert response.json()["meetingId"] == meeting_id
             assert response.json()["meeting"] == created["meeting"]
             assert response.json()["meeting"]["title"] == "Survives"
+
+
+# --- 0003: per-workspace rate limits (shared with PostgreSQL: tests/storage/quota_migration.py)
+
+
+def test_upgrade_from_0002_gives_existing_workspaces_gongs_limits(database: Database) -> None:
+    quota_migration.check_upgrade_from_0002(database)
+
+
+def test_rows_written_without_the_limits_get_gongs(database: Database) -> None:
+    quota_migration.check_rows_written_without_limits_get_gongs(database)
+
+
+def test_downgrade_to_0002_drops_the_limits_and_keeps_the_rows(database: Database) -> None:
+    quota_migration.check_downgrade_to_0002(database)

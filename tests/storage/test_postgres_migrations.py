@@ -23,6 +23,7 @@ from gong_meetings.storage.migrate import MIGRATION_LOCK, current_revision, head
 from gong_meetings.storage.tables import metadata
 from tests.helpers import run_cli
 from tests.postgres import postgres_url, scratch_database
+from tests.storage import quota_migration
 from tests.storage.schema import SCHEMA_TABLES, assert_schema_matches_tables
 
 SCRIPT = Path(sys.executable).with_name("gong-meetings")
@@ -279,3 +280,18 @@ def test_two_upgrades_in_threads_at_once_take_turns(database: Database, scratch:
     assert sorted(results, key=str) == [(head, head), (None, head)]
     assert alembic_versions(database) == [head]
     assert table_names(database) == SCHEMA_TABLES | {"alembic_version"}
+
+
+# --- 0003: per-workspace rate limits (shared with SQLite: tests/storage/quota_migration.py) ---
+
+
+def test_upgrade_from_0002_gives_existing_workspaces_gongs_limits(database: Database) -> None:
+    quota_migration.check_upgrade_from_0002(database)
+
+
+def test_rows_written_without_the_limits_get_gongs(database: Database) -> None:
+    quota_migration.check_rows_written_without_limits_get_gongs(database)
+
+
+def test_downgrade_to_0002_drops_the_limits_and_keeps_the_rows(database: Database) -> None:
+    quota_migration.check_downgrade_to_0002(database)

@@ -16,12 +16,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from limits import (
-    RateLimitItem,
-    RateLimitItemPerDay,
-    RateLimitItemPerMinute,
-    RateLimitItemPerSecond,
-)
 from limits.aio.storage import Storage
 from limits.errors import StorageError
 
@@ -35,6 +29,8 @@ Clock = Callable[[], float]
 # still adds to the same counter as the others.
 _CLOCK_SKEW_SECONDS = 5
 _RETRY_STORAGE_SECONDS = 1.0
+MINUTE_SECONDS = 60
+DAY_SECONDS = 86_400
 _LOG_EVERY_SECONDS = 60.0
 
 
@@ -69,7 +65,7 @@ def rate_limit_headers(caller: Caller, windows: list[Window]) -> dict[str, str]:
     quota = caller.quota
     headers = {
         "RateLimit-Policy": policy_header(
-            [("per-second", quota.per_second, 1), ("per-day", quota.per_day, 86_400)]
+            [("per-second", quota.per_second, 1), ("per-day", quota.per_day, DAY_SECONDS)]
         )
     }
     if windows:
@@ -124,32 +120,30 @@ class RateLimiter:
     ) -> None:
         self._counters = _FailOpenCounters(storage, clock)
         self._clock = clock
-        self._failures = RateLimitItemPerMinute(failures_per_minute)
+        self._failures_per_minute = failures_per_minute
 
     async def charge(self, caller: Caller) -> list[Window]:
         """Count one call against the caller's workspace: the windows after it, or
         RateLimited when a limit is spent. Empty when the counters cannot be reached."""
         quota = caller.quota
-        limits: list[tuple[str, RateLimitItem, str]] = [
-            ("per-second", RateLimitItemPerSecond(quota.per_second), "second"),
-            ("per-day", RateLimitItemPerDay(quota.per_day), "day"),
-        ]
         now = self._clock()
         windows: list[Window] = []
-        for policy, item, unit in limits:
-            seconds = item.get_expiry()
+        for policy, unit, seconds, allowed in (
+            ("per-second", "second", 1, quota.per_second),
+            ("per-day", "day", DAY_SECONDS, quota.per_day),
+        ):
             index, reset = _window_index(now, seconds)
-            key = item.key_for("workspace", str(caller.workspace_id), str(index))
+            # The key leaves out the limit itself: calls made before a change still count.
+            key = f"workspace/{caller.workspace_id}/{policy}/{index}"
             count = await self._counters.incr(key, seconds + _CLOCK_SKEW_SECONDS)
             if count is None:
                 return []
-            remaining = max(0, item.amount - count)
-            windows.append(Window(policy, item.amount, seconds, remaining, reset))
-            if count > item.amount:
+            windows.append(Window(policy, allowed, seconds, max(0, allowed - count), reset))
+            if count > allowed:
                 restart = " (the daily count restarts at 00:00 UTC)" if unit == "day" else ""
                 raise RateLimited(
                     f"rate limit exceeded: workspace {caller.workspace_name!r} may make"
-                    f" {_plural(item.amount, 'call')} per {unit}{restart};"
+                    f" {_plural(allowed, 'call')} per {unit}{restart};"
                     f" retry after {_plural(reset, 'second')}",
                     headers={"Retry-After": str(reset), **rate_limit_headers(caller, windows)},
                 )
@@ -159,17 +153,17 @@ class RateLimiter:
         """RateLimited while `address` has used up its failed authentications this minute."""
         key, reset = self._failure_key(address)
         count = await self._counters.get(key)
-        if count is not None and count >= self._failures.amount:
+        if count is not None and count >= self._failures_per_minute:
             raise RateLimited(
                 f"too many failed authentications from {address}: at most"
-                f" {self._failures.amount} a minute; retry after {_plural(reset, 'second')}",
+                f" {self._failures_per_minute} a minute; retry after {_plural(reset, 'second')}",
                 headers={"Retry-After": str(reset)},
             )
 
     async def count_failure(self, address: str) -> None:
         key, _ = self._failure_key(address)
-        await self._counters.incr(key, self._failures.get_expiry() + _CLOCK_SKEW_SECONDS)
+        await self._counters.incr(key, MINUTE_SECONDS + _CLOCK_SKEW_SECONDS)
 
     def _failure_key(self, address: str) -> tuple[str, int]:
-        index, reset = _window_index(self._clock(), self._failures.get_expiry())
-        return self._failures.key_for("auth-failures", address, str(index)), reset
+        index, reset = _window_index(self._clock(), MINUTE_SECONDS)
+        return f"auth-failures/{address}/{index}", reset

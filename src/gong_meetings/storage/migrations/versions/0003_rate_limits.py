@@ -17,8 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # batch_alter_table: SQLite cannot alter a table in place beyond adding columns.
-    with op.batch_alter_table("workspaces") as batch:
+    with op.batch_alter_table("workspaces", recreate="never") as batch:
         batch.add_column(
             sa.Column("calls_per_second", sa.Integer(), nullable=False, server_default="3")
         )
@@ -28,6 +27,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("workspaces") as batch:
+    # In place (SQLite 3.35+ drops columns): rebuilding the table would break the foreign keys
+    # that point at it.
+    with op.batch_alter_table("workspaces", recreate="never") as batch:
         batch.drop_column("calls_per_day")
         batch.drop_column("calls_per_second")
