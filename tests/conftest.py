@@ -1,4 +1,5 @@
-"""Fixtures: a clean database per test (SQLite and PostgreSQL), a client, and a tenant."""
+"""Fixtures: a clean database per test (SQLite and PostgreSQL), a client, a tenant, and for the
+rate-limit tests a clock to move and the counters' storage (memory and Redis)."""
 
 from collections.abc import AsyncIterator, Iterator
 
@@ -11,6 +12,8 @@ from gong_meetings.storage.database import Database
 from gong_meetings.storage.migrate import upgrade
 from tests.helpers import Tenant, app_client, make_tenant
 from tests.postgres import empty_tables, postgres_url, reset_schema
+from tests.ratelimits import FakeClock
+from tests.redis import empty_redis, redis_url
 
 
 @pytest.fixture
@@ -60,3 +63,20 @@ async def client(settings: Settings, accounts: AccountService) -> AsyncIterator[
     """An HTTP client talking to the app in-process through the ASGI transport."""
     async with app_client(settings) as http:
         yield http
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """What rate-limit windows are measured by, stopped at `tests.ratelimits.START`."""
+    return FakeClock()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def counters(request: pytest.FixtureRequest) -> str | None:
+    """Where rate-limit counters live: None for this process's memory, or an emptied Redis
+    (skipped without GONG_MEETINGS_TEST_REDIS_URL). Pass it as Settings.redis_url."""
+    if request.param == "memory":
+        return None
+    url = redis_url()
+    empty_redis(url)
+    return url

@@ -10,26 +10,48 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import Connection, select
+from starlette.types import ASGIApp
 
 from gong_meetings.cli import main
 from gong_meetings.config import Settings
 from gong_meetings.records import Quota
 from gong_meetings.server import create_app
 from gong_meetings.service.accounts import AccountService
+from gong_meetings.service.ratelimits import Clock
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.tables import meetings
 
 REQUEST_ID = re.compile(r"^[a-z0-9]{19}$")
 
 
+# The peer address the ASGI transport reports unless told otherwise (httpx's own default).
+DEFAULT_PEER = ("127.0.0.1", 123)
+
+
 @asynccontextmanager
-async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to an app built with `settings`, in-process (ASGI transport)."""
-    app = create_app(settings)
+async def running_app(settings: Settings, clock: Clock | None = None) -> AsyncIterator[ASGIApp]:
+    """An app built with `settings` (and a rate-limit `clock`, if given), started and stopped."""
+    app = create_app(settings) if clock is None else create_app(settings, clock=clock)
     async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+        yield manager.app
+
+
+def http_client(app: ASGIApp, client: tuple[str, int] = DEFAULT_PEER) -> httpx.AsyncClient:
+    """A client of a running app, in-process, arriving from the peer address `client`."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=client)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@asynccontextmanager
+async def app_client(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    client: tuple[str, int] = DEFAULT_PEER,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to an app built with `settings`, in-process (ASGI transport)."""
+    async with running_app(settings, clock) as app, http_client(app, client) as http:
+        yield http
 
 
 @dataclass(frozen=True)

@@ -119,9 +119,10 @@ def test_a_limit_changed_with_the_cli_applies_on_every_process_within_five_secon
     site = prepare(tmp_path, "--rate-limit-per-second=1000", redis=shared)
     with serving(site, 2) as servers:
         for server in servers:  # the servers have read and cached the old limits
-            assert '"per-second";q=1000;w=1' in check_status(server, site.auth).headers[
-                "RateLimit-Policy"
-            ]
+            assert (
+                '"per-second";q=1000;w=1'
+                in check_status(server, site.auth).headers["RateLimit-Policy"]
+            )
         admin(site.env, "workspaces", "update", WORKSPACE, "--rate-limit-per-second=999")
         changed = time.monotonic()
         took: dict[int, float] = {}

@@ -61,18 +61,19 @@ def policy_header(windows: list[tuple[str, int, int]]) -> str:
 
 
 def rate_limit_headers(caller: Caller, windows: list[Window]) -> dict[str, str]:
-    """`RateLimit-Policy` for the workspace and `RateLimit` with what remains of each window."""
+    """`RateLimit-Policy` for the workspace and `RateLimit` with what remains of each window;
+    nothing when no window was counted (the counters are unreachable)."""
+    if not windows:
+        return {}
     quota = caller.quota
-    headers = {
+    return {
         "RateLimit-Policy": policy_header(
             [("per-second", quota.per_second, 1), ("per-day", quota.per_day, DAY_SECONDS)]
-        )
-    }
-    if windows:
-        headers["RateLimit"] = ", ".join(
+        ),
+        "RateLimit": ", ".join(
             f'"{w.policy}";r={w.remaining};t={w.reset_seconds}' for w in windows
-        )
-    return headers
+        ),
+    }
 
 
 class _FailOpenCounters:
