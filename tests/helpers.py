@@ -1,9 +1,11 @@
 """Shared test helpers: a tenant to call as, request bodies, the error-envelope check, the CLI."""
 
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
@@ -196,3 +198,14 @@ def assert_one_line_error(result: CliResult, *fragments: str) -> str:
         assert fragment in lines[0], (fragment, lines[0])
     assert result.out == "", result.out
     return lines[0]
+
+
+def isolated_cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A SQLite file of the test's own, named only through GONG_MEETINGS_DATABASE_URL, with
+    every other GONG_MEETINGS_ setting removed: what a CLI test runs against."""
+    for name in list(os.environ):
+        if name.startswith("GONG_MEETINGS_"):
+            monkeypatch.delenv(name)
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("GONG_MEETINGS_DATABASE_URL", url)
+    return url

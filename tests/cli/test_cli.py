@@ -19,7 +19,7 @@ from gong_meetings.service.accounts import AccountService
 from gong_meetings.service.auth import Authenticator
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.migrate import current_revision, head_revision
-from tests.helpers import CliResult, assert_one_line_error, run_cli
+from tests.helpers import CliResult, assert_one_line_error, isolated_cli_database, run_cli
 
 SCRIPT = Path(sys.executable).with_name("gong-meetings")
 ISO_TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00"
@@ -28,12 +28,7 @@ ISO_TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00"
 @pytest.fixture(autouse=True)
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test gets its own SQLite file, named only through GONG_MEETINGS_DATABASE_URL."""
-    for name in list(os.environ):
-        if name.startswith("GONG_MEETINGS_"):
-            monkeypatch.delenv(name)
-    url = f"sqlite:///{tmp_path}/cli.db"
-    monkeypatch.setenv("GONG_MEETINGS_DATABASE_URL", url)
-    return url
+    return isolated_cli_database(tmp_path, monkeypatch)
 
 
 def ok(capsys: pytest.CaptureFixture[str], *args: str) -> str:

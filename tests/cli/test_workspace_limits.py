@@ -17,7 +17,7 @@ from gong_meetings.records import Quota
 from gong_meetings.service.accounts import AccountService
 from gong_meetings.storage.database import Database
 from tests.cli.test_cli import ISO_TIMESTAMP, ok, script
-from tests.helpers import CliResult, assert_one_line_error, run_cli
+from tests.helpers import CliResult, assert_one_line_error, isolated_cli_database, run_cli
 
 MAX_CALLS = 2**31 - 1
 PER_SECOND = "--rate-limit-per-second"
@@ -31,12 +31,7 @@ RANGE_ERRORS = {
 @pytest.fixture(autouse=True)
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test gets its own SQLite file, named only through GONG_MEETINGS_DATABASE_URL."""
-    for name in list(os.environ):
-        if name.startswith("GONG_MEETINGS_"):
-            monkeypatch.delenv(name)
-    url = f"sqlite:///{tmp_path}/cli.db"
-    monkeypatch.setenv("GONG_MEETINGS_DATABASE_URL", url)
-    return url
+    return isolated_cli_database(tmp_path, monkeypatch)
 
 
 def stored(url: str) -> dict[str, tuple[Quota, bool]]:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -136,3 +136,34 @@ def admin(env: dict[str, str], *args: str) -> str:
     )
     assert done.returncode == 0, (args, done.returncode, done.stdout, done.stderr)
     return done.stdout
+
+
+def stop_hard(server: Server) -> None:
+    """SIGTERM, then SIGKILL to the session we started it in if it does not stop in time."""
+    if server.process.poll() is not None:
+        return
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=STOP_DEADLINE_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+
+
+@contextmanager
+def running_servers(
+    cwd: Path, env: dict[str, str], logs: Path, count: int, *extra_args: str
+) -> Iterator[list[Server]]:
+    """`count` separate `serve` processes, started together, each on its own port."""
+    with ExitStack() as stack:
+        servers: list[Server] = []
+        for _ in range(count):
+            server, files = start_server(cwd, env, logs, *extra_args)
+            for file in files:
+                stack.callback(file.close)
+            stack.callback(stop_hard, server)
+            servers.append(server)
+        deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
+        for server in servers:
+            wait_until_ready(server, deadline)
+        yield servers

@@ -8,7 +8,7 @@ must also share is the rate-limit count, and for that they need Redis.
 import json
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,15 +17,7 @@ import pytest
 
 from tests.helpers import assert_error
 from tests.redis import empty_redis, redis_url
-from tests.system.live import (
-    SCRIPT,
-    STARTUP_DEADLINE_SECONDS,
-    Server,
-    admin,
-    server_env,
-    start_server,
-    wait_until_ready,
-)
+from tests.system.live import SCRIPT, Server, admin, running_servers, server_env
 
 pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason=f"no console script at {SCRIPT}")
 
@@ -62,25 +54,8 @@ def prepare(tmp_path: Path, *limits: str, redis: str | None = None) -> Site:
 
 @contextmanager
 def serving(site: Site, count: int) -> Iterator[list[Server]]:
-    """`count` separate `serve` processes, each on its own port, stopped afterwards."""
-    with ExitStack() as stack:
-        servers = []
-        for _ in range(count):
-            server, files = start_server(site.cwd, site.env, site.logs)
-            for file in files:
-                stack.callback(file.close)
-            stack.callback(_stop, server)
-            servers.append(server)
-        deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
-        for server in servers:
-            wait_until_ready(server, deadline)
+    with running_servers(site.cwd, site.env, site.logs, count) as servers:
         yield servers
-
-
-def _stop(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.kill()
-        server.process.wait()
 
 
 def check_status(server: Server, auth: tuple[str, str]) -> httpx.Response:

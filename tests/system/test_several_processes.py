@@ -12,11 +12,10 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,14 +27,13 @@ import pytest
 from tests.helpers import assert_error, meeting_body
 from tests.postgres import postgres_url, scratch_database
 from tests.redis import empty_redis, redis_url
+from tests.system import live
 from tests.system.live import (
     SCRIPT,
     STARTUP_DEADLINE_SECONDS,
     STOP_DEADLINE_SECONDS,
     Server,
     server_env,
-    start_server,
-    wait_until_ready,
 )
 from tests.system.live import (
     admin as cli,
@@ -99,34 +97,12 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
 # --- server processes --------------------------------------------------------------------------
 
 
-def _stop(server: Server) -> None:
-    """SIGTERM, then SIGKILL to the session we started it in if it does not stop in time."""
-    if server.process.poll() is not None:
-        return
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=STOP_DEADLINE_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait()
-
-
 @contextmanager
 def running_servers(deployment: Deployment, count: int, *extra_args: str) -> Iterator[list[Server]]:
-    """`count` separate `serve` processes, started together, each on its own port."""
-    with ExitStack() as stack:
-        servers: list[Server] = []
-        for _ in range(count):
-            server, files = start_server(
-                deployment.cwd, deployment.env, deployment.logs, *extra_args
-            )
-            for file in files:
-                stack.callback(file.close)
-            stack.callback(_stop, server)
-            servers.append(server)
-        deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
-        for server in servers:
-            wait_until_ready(server, deadline)
+    """`count` separate `serve` processes on the deployment, each on its own port."""
+    with live.running_servers(
+        deployment.cwd, deployment.env, deployment.logs, count, *extra_args
+    ) as servers:
         yield servers
 
 

@@ -19,20 +19,13 @@ from gong_meetings.service.ratelimits import (
     policy_header,
     rate_limit_headers,
 )
+from tests.ratelimits import FakeClock
 
 DAY = 86_400
 # Midnight UTC, 2027-01-15: a whole number of days since the epoch.
 MIDNIGHT = 20_833 * DAY
 assert MIDNIGHT % DAY == 0
 LOGGER = "gong_meetings.ratelimits"
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def caller(per_second: int = 3, per_day: int = 10_000, workspace_id: int = 1) -> Caller:
