@@ -60,3 +60,9 @@ class Forbidden(ApiError):
 
 class RateLimited(ApiError):
     status_code = 429
+
+
+class ConflictingRequest(ApiError):
+    """The request clashes with an earlier one (an Idempotency-Key reused for another body)."""
+
+    status_code = 409

@@ -31,11 +31,14 @@ __all__ = [
     "BaseResponse",
     "CreateMeetingRequest",
     "ErrorResponse",
+    "GetMeetingResponse",
     "IntegrationStatus",
     "IntegrationStatusRequest",
     "IntegrationStatusResponse",
+    "ListMeetingsResponse",
     "Meeting",
     "MeetingResponse",
+    "Records",
     "ResponseStatus",
     "UnsetType",
     "UpdateMeetingRequest",
@@ -152,6 +155,30 @@ class MeetingResponse(Struct, rename="camel"):
 
 class BaseResponse(Struct, rename="camel"):
     request_id: str
+
+
+class GetMeetingResponse(Struct, rename="camel"):
+    """GET /v2/meetings/{meetingId} (an addition)."""
+
+    request_id: str
+    meeting: Meeting
+
+
+class Records(Struct, rename="camel"):
+    """Where a page stands in a list, in Gong's shape; `cursor` only when more pages remain."""
+
+    total_records: int
+    current_page_size: int
+    current_page_number: int
+    cursor: str | UnsetType = UNSET
+
+
+class ListMeetingsResponse(Struct, rename="camel"):
+    """GET /v2/meetings (an addition)."""
+
+    request_id: str
+    records: Records
+    meetings: list[Meeting]
 
 
 class ErrorResponse(Struct, rename="camel"):

@@ -234,15 +234,13 @@ async def test_unknown_route_is_404_envelope(
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("PATCH", "/v2/meetings", {"POST"}),
-        ("GET", "/v2/meetings", {"POST"}),
-        ("PUT", "/v2/meetings", {"POST"}),
-        ("DELETE", "/v2/meetings", {"POST"}),
+        ("PATCH", "/v2/meetings", {"GET", "HEAD", "POST"}),
+        ("PUT", "/v2/meetings", {"GET", "HEAD", "POST"}),
+        ("DELETE", "/v2/meetings", {"GET", "HEAD", "POST"}),
         ("GET", "/v2/meetings/integration-status", {"POST"}),
         ("PATCH", "/v2/meetings/integration-status", {"POST"}),
-        ("PATCH", "/v2/meetings/{id}", {"PUT", "DELETE"}),
-        ("GET", "/v2/meetings/{id}", {"PUT", "DELETE"}),
-        ("POST", "/v2/meetings/{id}", {"PUT", "DELETE"}),
+        ("PATCH", "/v2/meetings/{id}", {"GET", "HEAD", "PUT", "DELETE"}),
+        ("POST", "/v2/meetings/{id}", {"GET", "HEAD", "PUT", "DELETE"}),
     ],
 )
 async def test_unsupported_method_is_405_with_allow(
@@ -267,7 +265,7 @@ async def test_unsupported_method_is_405_with_allow(
 
 
 async def test_405_does_not_need_credentials(client: httpx.AsyncClient) -> None:
-    response = await client.get("/v2/meetings")
+    response = await client.get("/v2/meetings/integration-status")
     assert_error(response, 405)
     assert response.headers["allow"] == "POST"
 

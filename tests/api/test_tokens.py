@@ -45,7 +45,8 @@ CREATE = "api:meetings:user:create"
 UPDATE = "api:meetings:user:update"
 DELETE = "api:meetings:user:delete"
 STATUS = "api:meetings:integration:status"
-ALL_SCOPES = frozenset({CREATE, UPDATE, DELETE, STATUS})
+READ = "api:meetings:user:read"  # an addition, for GET
+ALL_SCOPES = frozenset({CREATE, UPDATE, DELETE, STATUS, READ})
 DEFAULT_TTL = 86_400
 
 OPERATIONS = ("create", "update", "delete", "status")
@@ -178,7 +179,7 @@ async def meeting_id(client: httpx.AsyncClient, tenant: Tenant) -> str:
 # --- the token endpoint ------------------------------------------------------------------------
 
 
-async def test_basic_client_credentials_get_a_token_with_all_four_scopes(
+async def test_basic_client_credentials_get_a_token_with_all_five_scopes(
     client: httpx.AsyncClient, tenant: Tenant, database_url: str
 ) -> None:
     response = await post_token(client, {"grant_type": "client_credentials"}, auth=tenant.auth)
@@ -215,7 +216,7 @@ async def test_a_form_with_a_charset_parameter_is_accepted(
     assert_token_response(response, ALL_SCOPES)
 
 
-async def test_empty_scope_gives_all_four(client: httpx.AsyncClient, tenant: Tenant) -> None:
+async def test_empty_scope_gives_all_five(client: httpx.AsyncClient, tenant: Tenant) -> None:
     response = await post_token(
         client, {"grant_type": "client_credentials", "scope": ""}, auth=tenant.auth
     )
@@ -346,7 +347,7 @@ def _authorization_code_grant(t: Tenant, r: tuple[str, str]) -> dict[str, Any]:
 
 
 def _unknown_scope(t: Tenant, r: tuple[str, str]) -> dict[str, Any]:
-    return {"form": {**GRANT, "scope": "api:meetings:user:read"}, "auth": t.auth}
+    return {"form": {**GRANT, "scope": "api:meetings:user:admin"}, "auth": t.auth}
 
 
 def _one_unknown_among_known(t: Tenant, r: tuple[str, str]) -> dict[str, Any]:
@@ -408,11 +409,11 @@ async def test_token_endpoint_errors_follow_rfc_6749(
 async def test_the_scope_error_names_the_unknown_scope(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    form = {"grant_type": "client_credentials", "scope": f"{CREATE} api:meetings:user:read"}
+    form = {"grant_type": "client_credentials", "scope": f"{CREATE} api:meetings:user:admin"}
     body = assert_oauth_error(
         await post_token(client, form, auth=tenant.auth), 400, "invalid_scope"
     )
-    assert "api:meetings:user:read" in body["error_description"]
+    assert "api:meetings:user:admin" in body["error_description"]
 
 
 async def test_the_token_endpoint_is_not_under_v2_and_only_takes_post(

@@ -31,7 +31,8 @@ CREATE = "api:meetings:user:create"
 UPDATE = "api:meetings:user:update"
 DELETE = "api:meetings:user:delete"
 STATUS = "api:meetings:integration:status"
-ALL_SCOPES = frozenset({CREATE, UPDATE, DELETE, STATUS})
+READ = "api:meetings:user:read"  # an addition, for GET
+ALL_SCOPES = frozenset({CREATE, UPDATE, DELETE, STATUS, READ})
 TOKEN_ID = re.compile(r"tok_[0-9a-f]+")
 
 
@@ -254,7 +255,7 @@ async def test_revoke_stops_the_token(
 # --- bad arguments -----------------------------------------------------------------------------
 
 BAD_ISSUES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "unknown-scope": (("--workspace", "acme", "--scope", "api:meetings:user:read"), ("scope",)),
+    "unknown-scope": (("--workspace", "acme", "--scope", "api:meetings:user:admin"), ("scope",)),
     "unknown-among-known": (("--workspace", "acme", "--scope", f"{CREATE} admin"), ("admin",)),
     "ttl-zero": (("--workspace", "acme", "--ttl", "0"), ()),
     "ttl-negative": (("--workspace", "acme", "--ttl", "-5"), ()),

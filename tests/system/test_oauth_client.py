@@ -30,7 +30,8 @@ CREATE = "api:meetings:user:create"
 UPDATE = "api:meetings:user:update"
 DELETE = "api:meetings:user:delete"
 STATUS = "api:meetings:integration:status"
-ALL_SCOPES = frozenset({CREATE, UPDATE, DELETE, STATUS})
+READ = "api:meetings:user:read"  # an addition, for GET
+ALL_SCOPES = frozenset({CREATE, UPDATE, DELETE, STATUS, READ})
 WORKSPACE = "default"  # made by the first `serve` on an empty database
 ORGANIZER = "organizer@example.com"
 REQUEST_TIMEOUT = httpx.Timeout(20.0)
@@ -156,7 +157,7 @@ def test_authlib_understands_the_errors(served: Served) -> None:
     assert refused.value.error == "invalid_client"
     with served.session() as session, pytest.raises(OAuthError) as unknown:
         session.fetch_token(
-            served.token_url, grant_type="client_credentials", scope="api:meetings:user:read"
+            served.token_url, grant_type="client_credentials", scope="api:meetings:user:admin"
         )
     assert unknown.value.error == "invalid_scope"
 

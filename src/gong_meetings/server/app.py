@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
@@ -19,6 +20,7 @@ from gong_meetings.server.middleware import RequestIdMiddleware
 from gong_meetings.server.oauth import TokenRoutes
 from gong_meetings.server.routes import MeetingRoutes
 from gong_meetings.service.auth import Authenticator
+from gong_meetings.service.cursors import CursorCodec
 from gong_meetings.service.integrations import IntegrationService
 from gong_meetings.service.meetings import MeetingService
 from gong_meetings.service.ratelimits import Clock, RateLimiter
@@ -26,6 +28,17 @@ from gong_meetings.service.tokens import TokenService
 from gong_meetings.storage.counters import counter_storage
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.migrate import ensure_current
+from gong_meetings.storage.secrets import server_secret
+
+
+class MeetingIdConvertor(StringConvertor):
+    """A path segment that is not `integration-status`, so that GET on that path is a 405
+    rather than a lookup of a meeting with that id."""
+
+    regex = "(?!integration-status$)[^/]+"
+
+
+register_url_convertor("meeting_id", MeetingIdConvertor())
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = time.time) -> ASGIApp:
@@ -36,6 +49,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
     settings = settings or Settings.from_env()
     database = Database(settings.database_url, settings.pool)
     ensure_current(database.engine, auto_upgrade=database.is_sqlite)
+    cursor_secret = database.transaction(lambda c: server_secret(c, "list-cursors"))
     if not database.is_sqlite:
         database.engine.dispose()  # requests use the async pool; keep no idle sync connections
     authenticator = Authenticator(database, settings.auth_cache_seconds)
@@ -50,7 +64,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
     )
     meetings = MeetingRoutes(
         Gate(authenticator, limiter),
-        MeetingService(database, settings.base_url),
+        MeetingService(database, settings.base_url, CursorCodec(cursor_secret)),
         IntegrationService(database),
         settings.max_body_bytes,
     )
@@ -63,10 +77,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
 
     app = Starlette(
         routes=[
-            Route("/v2/meetings", meetings.create_meeting, methods=["POST"]),
+            Route("/v2/meetings", meetings.meetings, methods=["GET", "POST"]),
             Route("/v2/meetings/integration-status", meetings.integration_status, methods=["POST"]),
             # One route for both methods, so a 405 there lists both in `Allow`.
-            Route("/v2/meetings/{meetingId}", meetings.meeting, methods=["PUT", "DELETE"]),
+            Route("/v2/meetings/{meetingId:meeting_id}", meetings.meeting, methods=["GET", "PUT", "DELETE"]),
             Route("/oauth2/token", tokens.token, methods=["POST"]),
             Route("/openapi.json", contract.openapi, methods=["GET"]),
             Route("/docs", contract.docs, methods=["GET"]),

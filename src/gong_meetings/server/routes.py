@@ -8,18 +8,28 @@ from gong_meetings.records import StoredMeeting
 from gong_meetings.server.auth import Gate
 from gong_meetings.server.body import read_json
 from gong_meetings.server.preconditions import if_match
+from gong_meetings.server.query import idempotency_key, list_query
 from gong_meetings.server.responses import json_response, request_id
 from gong_meetings.service.auth import require_scope
 from gong_meetings.service.integrations import IntegrationService
 from gong_meetings.service.meetings import MeetingService, etag
-from gong_meetings.service.tokens import SCOPE_CREATE, SCOPE_DELETE, SCOPE_STATUS, SCOPE_UPDATE
+from gong_meetings.service.tokens import (
+    SCOPE_CREATE,
+    SCOPE_DELETE,
+    SCOPE_READ,
+    SCOPE_STATUS,
+    SCOPE_UPDATE,
+)
 from gong_meetings.wire import (
     UNSET,
     BaseResponse,
     CreateMeetingRequest,
+    GetMeetingResponse,
     IntegrationStatusRequest,
     IntegrationStatusResponse,
+    ListMeetingsResponse,
     MeetingResponse,
+    Records,
     UpdateMeetingRequest,
 )
 
@@ -46,19 +56,53 @@ class MeetingRoutes:
         self._integrations = integrations
         self._max_body_bytes = max_body_bytes
 
+    async def meetings(self, request: Request) -> Response:
+        """GET or POST /v2/meetings."""
+        if request.method == "POST":
+            return await self.create_meeting(request)
+        return await self.list_meetings(request)
+
     async def create_meeting(self, request: Request) -> Response:
-        """POST /v2/meetings: create a meeting."""
+        """POST /v2/meetings: create a meeting; safe to retry with an Idempotency-Key."""
         caller = await self._gate.admit(request)
         require_scope(caller, SCOPE_CREATE)
+        key = idempotency_key(request)
         body = await read_json(request, CreateMeetingRequest, self._max_body_bytes)
-        stored = await self._meetings.create(caller, body)
-        return _meeting_response(request, stored, 201)
+        created = await self._meetings.create(caller, body, key)
+        response = _meeting_response(request, created.stored, 201)
+        if created.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return response
+
+    async def list_meetings(self, request: Request) -> Response:
+        """GET /v2/meetings: a page of the workspace's meetings (an addition)."""
+        caller = await self._gate.admit(request)
+        require_scope(caller, SCOPE_READ)
+        where, page_size, cursor = list_query(request)
+        page = await self._meetings.list(caller, where, page_size, cursor)
+        records = Records(page.total, len(page.meetings), page.number)
+        if page.cursor is not None:
+            records.cursor = page.cursor
+        return json_response(ListMeetingsResponse(request_id(request), records, page.meetings))
 
     async def meeting(self, request: Request) -> Response:
-        """PUT or DELETE /v2/meetings/{meetingId}."""
+        """GET, PUT or DELETE /v2/meetings/{meetingId}."""
+        if request.method == "GET":
+            return await self.get_meeting(request)
         if request.method == "PUT":
             return await self.update_meeting(request)
         return await self.delete_meeting(request)
+
+    async def get_meeting(self, request: Request) -> Response:
+        """GET /v2/meetings/{meetingId}: one meeting (an addition)."""
+        caller = await self._gate.admit(request)
+        require_scope(caller, SCOPE_READ)
+        meeting_id = parse_meeting_id(request.path_params["meetingId"])
+        stored = await self._meetings.get(caller, meeting_id)
+        return json_response(
+            GetMeetingResponse(request_id(request), stored.meeting),
+            headers={"ETag": etag(stored.version)},
+        )
 
     async def update_meeting(self, request: Request) -> Response:
         """PUT /v2/meetings/{meetingId}: change the fields present in the body."""

@@ -1,23 +1,35 @@
 """Meeting rules: what a valid meeting is, who may organise it, and partial updates."""
 
-from datetime import UTC, datetime
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+import msgspec
 from msgspec import UNSET
 from msgspec.structs import replace
 from sqlalchemy import Connection
 
-from gong_meetings.errors import BadRequest, NotFound, PreconditionFailed
+from gong_meetings.errors import BadRequest, ConflictingRequest, NotFound, PreconditionFailed
 from gong_meetings.ids import new_meeting_id
 from gong_meetings.providers import canonical_provider
 from gong_meetings.records import Caller, StoredMeeting
+from gong_meetings.service.cursors import CursorCodec, Position
 from gong_meetings.service.syntax import normalize_email
 from gong_meetings.storage import accounts as account_store
+from gong_meetings.storage import idempotency as key_store
 from gong_meetings.storage import meetings as meeting_store
 from gong_meetings.storage.database import Database
+from gong_meetings.storage.meetings import MeetingFilter
+from gong_meetings.storage.timestamps import now
 from gong_meetings.wire import CreateMeetingRequest, Meeting, UpdateMeetingRequest
 
 FIRST_VERSION = 1
 ID_ATTEMPTS = 5
+PAGE_SIZE_DEFAULT = 100
+PAGE_SIZE_MAX = 100
+# How long a create's Idempotency-Key is remembered, as Stripe's.
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
+_meeting_decoder = msgspec.json.Decoder(Meeting)
 # The entity tags an If-Match header names; `*` is no precondition at all (None).
 Versions = frozenset[str]
 
@@ -68,10 +80,40 @@ def _not_found() -> NotFound:
     return NotFound("meetingId: no meeting with this id exists in your workspace")
 
 
+@dataclass(frozen=True, slots=True)
+class Created:
+    """A create's answer; `replayed` when it repeats the answer to an earlier identical
+    request with the same Idempotency-Key."""
+
+    stored: StoredMeeting
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    meetings: list[Meeting]
+    total: int
+    number: int
+    cursor: str | None
+
+
+def _request_digest(request: CreateMeetingRequest) -> bytes:
+    """The request as canonical JSON, hashed: the same fields and values, the same digest."""
+    return hashlib.sha256(msgspec.json.encode(request)).digest()
+
+
+def _idempotency_conflict() -> ConflictingRequest:
+    return ConflictingRequest(
+        "Idempotency-Key: this key was used in the last 24 hours for a different request;"
+        " send a new key for a new request"
+    )
+
+
 class MeetingService:
-    def __init__(self, database: Database, public_base_url: str) -> None:
+    def __init__(self, database: Database, public_base_url: str, cursors: CursorCodec) -> None:
         self._database = database
         self._public_base_url = public_base_url
+        self._cursors = cursors
 
     def _new_meeting(self, request: CreateMeetingRequest) -> Meeting:
         problems: list[str] = []
@@ -96,30 +138,105 @@ class MeetingService:
         _check_schedule(meeting)
         return meeting
 
-    async def create(self, caller: Caller, request: CreateMeetingRequest) -> StoredMeeting:
-        """Validate, check the organizer, and store a new meeting."""
+    async def create(
+        self, caller: Caller, request: CreateMeetingRequest, idempotency_key: str | None = None
+    ) -> Created:
+        """Validate, check the organizer, and store a new meeting. With an idempotency key,
+        a repeat of the same request answers as the first did and creates nothing."""
         meeting = self._new_meeting(request)
-        organizer = normalize_email(request.organizer_email)
+        digest = _request_digest(request)
 
-        def store(connection: Connection) -> StoredMeeting:
-            if account_store.find_user(connection, caller.workspace_id, organizer) is None:
-                workspace = account_store.get_workspace(connection, caller.workspace_id)
-                if not workspace.auto_provision_users:
-                    raise BadRequest(
-                        f"organizerEmail: {request.organizer_email} is not a user of this"
-                        " workspace; add it with `gong-meetings users add"
-                        f" {organizer} --workspace {workspace.name}`"
-                    )
-                account_store.ensure_user(connection, caller.workspace_id, organizer)
-            stored = meeting
-            # Another process may take the same id in the same millisecond (1 in 2 million).
-            for _ in range(ID_ATTEMPTS):
-                if meeting_store.insert_meeting(connection, caller.workspace_id, stored):
-                    return StoredMeeting(stored, FIRST_VERSION)
-                stored = self._new_meeting(request)
-            raise RuntimeError(f"no free meeting id after {ID_ATTEMPTS} attempts")
+        def store(connection: Connection) -> Created:
+            if idempotency_key is not None:
+                earlier = _claim(connection, caller.workspace_id, idempotency_key, digest)
+                if earlier is not None:
+                    return Created(earlier, replayed=True)
+            stored = self._insert(connection, caller, request, meeting)
+            if idempotency_key is not None:
+                key_store.record_answer(
+                    connection,
+                    caller.workspace_id,
+                    idempotency_key,
+                    msgspec.json.encode(stored.meeting).decode("utf-8"),
+                )
+            return Created(stored)
 
         return await self._database.run(store)
+
+    def _insert(
+        self,
+        connection: Connection,
+        caller: Caller,
+        request: CreateMeetingRequest,
+        meeting: Meeting,
+    ) -> StoredMeeting:
+        """Store `meeting`, registering or refusing an unknown organizer first."""
+        organizer = normalize_email(request.organizer_email)
+        if account_store.find_user(connection, caller.workspace_id, organizer) is None:
+            workspace = account_store.get_workspace(connection, caller.workspace_id)
+            if not workspace.auto_provision_users:
+                raise BadRequest(
+                    f"organizerEmail: {request.organizer_email} is not a user of this"
+                    " workspace; add it with `gong-meetings users add"
+                    f" {organizer} --workspace {workspace.name}`"
+                )
+            account_store.ensure_user(connection, caller.workspace_id, organizer)
+        stored = meeting
+        # Another process may take the same id in the same millisecond (1 in 2 million).
+        for _ in range(ID_ATTEMPTS):
+            if meeting_store.insert_meeting(connection, caller.workspace_id, stored):
+                return StoredMeeting(stored, FIRST_VERSION)
+            stored = self._new_meeting(request)
+        raise RuntimeError(f"no free meeting id after {ID_ATTEMPTS} attempts")
+
+    async def get(self, caller: Caller, meeting_id: int | None) -> StoredMeeting:
+        if meeting_id is None:
+            raise _not_found()
+        found = await self._database.run(
+            lambda c: meeting_store.get_meeting(c, caller.workspace_id, meeting_id)
+        )
+        if found is None:
+            raise _not_found()
+        return found
+
+    async def list(
+        self, caller: Caller, where: MeetingFilter, page_size: int, cursor: str | None
+    ) -> Page:
+        """One page of the workspace's meetings in (scheduledStart, id) order. A cursor
+        continues its own list: its filters hold, and filters given with it must be the same."""
+        if where.start_from and where.start_to and where.start_to <= where.start_from:
+            raise BadRequest("toDateTime: must be after fromDateTime")
+        position = None if cursor is None else self._cursors.decode(cursor)
+        if position is not None:
+            if where not in (MeetingFilter(), position.filter):
+                raise BadRequest(
+                    "cursor: it continues a list with other filters; send the first"
+                    " page's filters with it, or none"
+                )
+            where = position.filter
+
+        def read(connection: Connection) -> tuple[int, list[StoredMeeting]]:
+            if position is None:
+                total = meeting_store.count_meetings(connection, caller.workspace_id, where)
+                after = None
+            else:
+                total, after = position.total, (position.after_start, position.after_id)
+            # One more than the page holds tells whether another page follows.
+            found = meeting_store.list_meetings(
+                connection, caller.workspace_id, where, after, page_size + 1
+            )
+            return total, found
+
+        total, found = await self._database.run(read)
+        shown = [stored.meeting for stored in found[:page_size]]
+        number = 0 if position is None else position.page
+        next_cursor = None
+        if len(found) > page_size:
+            last = shown[-1]
+            next_cursor = self._cursors.encode(
+                Position(where, last.scheduled_start, int(last.id), number + 1, total)
+            )
+        return Page(shown, total, number, next_cursor)
 
     async def update(
         self,
@@ -168,6 +285,25 @@ class MeetingService:
             meeting_store.delete_meeting(connection, caller.workspace_id, meeting_id)
 
         await self._database.run(store)
+
+
+def _claim(
+    connection: Connection, workspace_id: int, key: str, digest: bytes
+) -> StoredMeeting | None:
+    """Take the idempotency key for this create, or the earlier answer it stands for."""
+    key_store.purge_expired(connection)
+    expires_at = now() + IDEMPOTENCY_KEY_LIFETIME
+    if key_store.claim_key(connection, workspace_id, key, digest, expires_at):
+        return None
+    earlier = key_store.find_key(connection, workspace_id, key)
+    if earlier is None or earlier.expires_at <= now() or earlier.meeting is None:
+        # Expired (or just purged): the key is free again.
+        key_store.forget_key(connection, workspace_id, key)
+        key_store.claim_key(connection, workspace_id, key, digest, expires_at)
+        return None
+    if earlier.request_digest != digest:
+        raise _idempotency_conflict()
+    return StoredMeeting(_meeting_decoder.decode(earlier.meeting), FIRST_VERSION)
 
 
 def _locked(

@@ -18,7 +18,9 @@ SCOPE_CREATE = "api:meetings:user:create"
 SCOPE_UPDATE = "api:meetings:user:update"
 SCOPE_DELETE = "api:meetings:user:delete"
 SCOPE_STATUS = "api:meetings:integration:status"
-ALL_SCOPES = frozenset({SCOPE_CREATE, SCOPE_UPDATE, SCOPE_DELETE, SCOPE_STATUS})
+# An addition: Gong's API has no meeting reads, so no scope for them.
+SCOPE_READ = "api:meetings:user:read"
+ALL_SCOPES = frozenset({SCOPE_CREATE, SCOPE_UPDATE, SCOPE_DELETE, SCOPE_STATUS, SCOPE_READ})
 DEFAULT_TOKEN_TTL_SECONDS = 86_400  # a day, as Gong's
 MAX_TOKEN_TTL_SECONDS = 366 * 86_400
 TOKEN_PREFIX = "gmt_"  # noqa: S105 - a prefix that marks our tokens, not a secret

@@ -1,10 +1,15 @@
 """Queries on meetings, always scoped to one workspace."""
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 import msgspec
-from sqlalchemy import Connection, Row, delete, select, update
+from sqlalchemy import Column, Connection, Row, Select, delete, func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from gong_meetings.records import StoredMeeting
-from gong_meetings.storage.tables import insert_or_skip, meetings
+from gong_meetings.storage.tables import insert_or_skip, meeting_counts, meeting_people, meetings
 from gong_meetings.storage.timestamps import from_db, now, to_db
 from gong_meetings.wire import Attendee, Meeting
 
@@ -41,6 +46,43 @@ def _meeting(row: Row[tuple[object, ...]]) -> Meeting:
     )
 
 
+ORGANIZER = "ORGANIZER"
+ATTENDEE = "ATTENDEE"
+
+
+def _people(meeting: Meeting, workspace_id: int) -> list[dict[str, object]]:
+    """The meeting's rows in meeting_people: its organizer and each attendee with an email."""
+    emails = {(ORGANIZER, meeting.organizer_email.lower())}
+    emails |= {
+        (ATTENDEE, attendee.email_address.lower())
+        for attendee in meeting.attendees
+        if isinstance(attendee.email_address, str)
+    }
+    start = to_db(meeting.scheduled_start)
+    return [
+        {
+            "meeting_id": int(meeting.id),
+            "role": role,
+            "email": email,
+            "workspace_id": workspace_id,
+            "scheduled_start": start,
+        }
+        for role, email in sorted(emails)
+    ]
+
+
+def _count(connection: Connection, workspace_id: int, change: int) -> None:
+    """Add `change` to the workspace's meeting count, creating the count at its first meeting."""
+    insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
+    statement = insert(meeting_counts).values(workspace_id=workspace_id, meetings=change)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["workspace_id"],
+            set_={"meetings": meeting_counts.c.meetings + change},
+        )
+    )
+
+
 def insert_meeting(connection: Connection, workspace_id: int, meeting: Meeting) -> bool:
     """Store a new meeting at version 1; False when its id is taken (another process's)."""
     stamp = now()
@@ -57,7 +99,11 @@ def insert_meeting(connection: Connection, workspace_id: int, meeting: Meeting) 
         # RETURNING, not rowcount: drivers differ in what rowcount says for a skipped row.
         .returning(meetings.c.id)
     )
-    return result.first() is not None
+    if result.first() is None:
+        return False
+    connection.execute(meeting_people.insert(), _people(meeting, workspace_id))
+    _count(connection, workspace_id, 1)
+    return True
 
 
 def get_meeting(
@@ -80,6 +126,8 @@ def replace_meeting(
         .where(meetings.c.id == int(meeting.id), meetings.c.workspace_id == workspace_id)
         .values(updated_at=now(), version=version + 1, **_values(meeting))
     )
+    connection.execute(delete(meeting_people).where(meeting_people.c.meeting_id == int(meeting.id)))
+    connection.execute(meeting_people.insert(), _people(meeting, workspace_id))
     return version + 1
 
 
@@ -88,4 +136,70 @@ def delete_meeting(connection: Connection, workspace_id: int, meeting_id: int) -
     result = connection.execute(
         delete(meetings).where(meetings.c.id == meeting_id, meetings.c.workspace_id == workspace_id)
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    connection.execute(delete(meeting_people).where(meeting_people.c.meeting_id == meeting_id))
+    _count(connection, workspace_id, -1)
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingFilter:
+    """Which of a workspace's meetings a list shows: scheduledStart in [start_from, start_to),
+    and with this organizer or attendee (lower-cased emails)."""
+
+    start_from: datetime | None = None
+    start_to: datetime | None = None
+    organizer: str | None = None
+    attendee: str | None = None
+
+
+def _filtered(
+    query: Select[Any], workspace_id: int, where: MeetingFilter
+) -> tuple[Select[Any], Column[datetime], Column[int]]:
+    """The query with the filter applied, and the start and id columns to order and page by:
+    those of the index the query walks, so that a page is one range scan."""
+    walked = (meetings.c.workspace_id, meetings.c.scheduled_start, meetings.c.id)
+    query = query.where(meetings.c.workspace_id == workspace_id)
+    for role, email in ((ATTENDEE, where.attendee), (ORGANIZER, where.organizer)):
+        if email is not None:
+            person = meeting_people.alias(role.lower())
+            query = query.join(person, person.c.meeting_id == meetings.c.id).where(
+                person.c.workspace_id == workspace_id,
+                person.c.role == role,
+                person.c.email == email,
+            )
+            if walked[0] is meetings.c.workspace_id:  # the first person filter leads the walk
+                walked = (person.c.workspace_id, person.c.scheduled_start, person.c.meeting_id)
+    _, start, meeting_id = walked
+    if where.start_from is not None:
+        query = query.where(start >= to_db(where.start_from))
+    if where.start_to is not None:
+        query = query.where(start < to_db(where.start_to))
+    return query, start, meeting_id
+
+
+def list_meetings(
+    connection: Connection,
+    workspace_id: int,
+    where: MeetingFilter,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[StoredMeeting]:
+    """Up to `limit` meetings ordered by (scheduledStart, id), after the `after` position."""
+    query, start, meeting_id = _filtered(select(meetings), workspace_id, where)
+    if after is not None:
+        query = query.where(tuple_(start, meeting_id) > tuple_(to_db(after[0]), after[1]))
+    rows = connection.execute(query.order_by(start, meeting_id).limit(limit))
+    return [StoredMeeting(_meeting(row), row.version) for row in rows]
+
+
+def count_meetings(connection: Connection, workspace_id: int, where: MeetingFilter) -> int:
+    """How many meetings the filter matches; unfiltered, the kept count (no scan at all)."""
+    if where == MeetingFilter():
+        found = connection.execute(
+            select(meeting_counts.c.meetings).where(meeting_counts.c.workspace_id == workspace_id)
+        ).scalar()
+        return int(found or 0)
+    query, _, _ = _filtered(select(func.count()).select_from(meetings), workspace_id, where)
+    return int(connection.execute(query).scalar_one())

@@ -99,6 +99,61 @@ meetings = Table(
     Column("updated_at", Timestamp, nullable=False),
     Column("version", Integer, nullable=False, default=1),
     Index(None, "workspace_id", "id"),
+    # Lists walk this in order: a page is one index range scan, whatever the table's size.
+    Index(None, "workspace_id", "scheduled_start", "id"),
+)
+
+# Who is in each meeting, by lower-cased email, for the organizerEmail and attendeeEmail
+# filters: ordered like a list, so a filtered page is one index range scan too.
+meeting_people = Table(
+    "meeting_people",
+    metadata,
+    Column(
+        "meeting_id",
+        MeetingIdType,
+        ForeignKey("meetings.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # ORGANIZER or ATTENDEE.
+    Column("role", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("workspace_id", Integer, nullable=False),
+    Column("scheduled_start", Timestamp, nullable=False),
+    PrimaryKeyConstraint("meeting_id", "role", "email"),
+    Index(None, "workspace_id", "role", "email", "scheduled_start", "meeting_id"),
+)
+
+# Each workspace's number of meetings, kept with every create and delete, so an unfiltered
+# list tells its totalRecords without counting a million rows.
+meeting_counts = Table(
+    "meeting_counts",
+    metadata,
+    Column("workspace_id", Integer, ForeignKey("workspaces.id"), primary_key=True),
+    Column("meetings", Integer, nullable=False),
+)
+
+# What a create with an Idempotency-Key answered, to answer a repeat the same way.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("workspace_id", Integer, ForeignKey("workspaces.id"), nullable=False),
+    Column("key", Text, nullable=False),
+    # SHA-256 of the request's canonical JSON: a repeat must send the same request.
+    Column("request_digest", LargeBinary, nullable=False),
+    # The meeting as created, JSON; None only inside the transaction that creates it.
+    Column("meeting", Text, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False, index=True),
+    PrimaryKeyConstraint("workspace_id", "key"),
+)
+
+# Secrets the server generates for itself and every instance must share, such as the key
+# that signs list cursors.
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", LargeBinary, nullable=False),
 )
 
 tokens = Table(
