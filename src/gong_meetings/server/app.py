@@ -79,8 +79,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
         routes=[
             Route("/v2/meetings", meetings.meetings, methods=["GET", "POST"]),
             Route("/v2/meetings/integration-status", meetings.integration_status, methods=["POST"]),
-            # One route for both methods, so a 405 there lists both in `Allow`.
-            Route("/v2/meetings/{meetingId:meeting_id}", meetings.meeting, methods=["GET", "PUT", "DELETE"]),
+            # One route for every method, so a 405 there lists them all in `Allow`.
+            Route(
+                "/v2/meetings/{meetingId:meeting_id}",
+                meetings.meeting,
+                methods=["GET", "PUT", "DELETE"],
+            ),
             Route("/oauth2/token", tokens.token, methods=["POST"]),
             Route("/openapi.json", contract.openapi, methods=["GET"]),
             Route("/docs", contract.docs, methods=["GET"]),
