@@ -1,9 +1,13 @@
-"""Schemathesis hooks for the contract run: one rule JSON Schema cannot state.
+"""Schemathesis hooks for the contract run: what JSON Schema cannot state.
 
-The server requires `scheduledEnd` after `scheduledStart` (400 otherwise). A schema can constrain
-each field alone but cannot compare two, so schemathesis would call an inverted pair
-"schema-valid" and report the 400 as a wrongly rejected request. These hooks keep generated
-pairs in order; every other value is sent as generated.
+The server requires `scheduledEnd` after `scheduledStart`, and a list's `toDateTime` after its
+`fromDateTime` (400 otherwise). A schema can constrain each value alone but cannot compare two,
+so schemathesis would call an inverted pair "schema-valid" and report the 400 as a wrongly
+rejected request. These hooks keep generated pairs in order.
+
+A list cursor is signed by the server: no generated string is one, and the server must refuse
+them all. So generated cursors are left out of list requests (the API tests cover refused
+cursors and paging). Every other value is sent as generated.
 """
 
 from datetime import datetime
@@ -12,6 +16,7 @@ from typing import Any
 import schemathesis
 
 _SCHEDULE = ("scheduledStart", "scheduledEnd")
+_WINDOW = ("fromDateTime", "toDateTime")
 
 
 def _instant(value: Any) -> datetime | None:
@@ -25,6 +30,24 @@ def _instant(value: Any) -> datetime | None:
 
 def _is_write(case: Any) -> bool:
     return case.operation.method.upper() in ("POST", "PUT") and isinstance(case.body, dict)
+
+
+def _is_list(case: Any) -> bool:
+    return case.operation.method.upper() == "GET" and isinstance(case.query, dict)
+
+
+def _ordered_window(query: dict[str, Any]) -> dict[str, Any]:
+    """A list's time window in order (swapped when inverted, without its end when empty), and
+    no generated cursor."""
+    query = {name: value for name, value in query.items() if name != "cursor"}
+    start, end = (_instant(query.get(name)) for name in _WINDOW)
+    if start is None or end is None or start < end:
+        return query
+    if start == end:
+        del query["toDateTime"]
+    else:
+        query["fromDateTime"], query["toDateTime"] = query["toDateTime"], query["fromDateTime"]
+    return query
 
 
 @schemathesis.hook
@@ -43,6 +66,11 @@ def map_case(context: Any, case: Any) -> Any:
     An update merges into the stored meeting, so a lone start or end can cross the stored
     other half. Sending both, or neither, keeps a schema-valid update valid.
     """
+    if _is_list(case):
+        window = _ordered_window(case.query)
+        if window != case.query:
+            case.query = window
+        return case
     if not _is_write(case):
         return case
     # A new dict, not an edit in place: assigning it makes schemathesis validate the body again,

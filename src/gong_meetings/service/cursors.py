@@ -19,8 +19,9 @@ _BAD_CURSOR = (
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """The last meeting of a page, the next page's number, and the list's total."""
+    """Whose list, the last meeting of a page, the next page's number, and the list's total."""
 
+    workspace_id: int
     filter: MeetingFilter
     after_start: datetime
     after_id: int
@@ -39,20 +40,19 @@ class CursorCodec:
             name: value.isoformat() if isinstance(value, datetime) else value
             for name, value in asdict(position.filter).items()
         }
+        after = position.after_start.isoformat()
         return self._serializer.dumps(
-            [
-                where,
-                position.after_start.isoformat(),
-                position.after_id,
-                position.page,
-                position.total,
-            ]
+            [position.workspace_id, where, after, position.after_id, position.page, position.total]
         )
 
-    def decode(self, cursor: str) -> Position:
+    def decode(self, cursor: str, workspace_id: int) -> Position:
+        """The position `cursor` names in a list of `workspace_id`'s; 400 for anything else."""
         try:
-            where, after_start, after_id, page, total = self._serializer.loads(cursor)
+            owner, where, after_start, after_id, page, total = self._serializer.loads(cursor)
+            if owner != workspace_id:
+                raise ValueError("another workspace's cursor")
             return Position(
+                owner,
                 MeetingFilter(
                     start_from=_instant(where["start_from"]),
                     start_to=_instant(where["start_to"]),

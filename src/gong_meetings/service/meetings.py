@@ -206,7 +206,7 @@ class MeetingService:
         continues its own list: its filters hold, and filters given with it must be the same."""
         if where.start_from and where.start_to and where.start_to <= where.start_from:
             raise BadRequest("toDateTime: must be after fromDateTime")
-        position = None if cursor is None else self._cursors.decode(cursor)
+        position = None if cursor is None else self._cursors.decode(cursor, caller.workspace_id)
         if position is not None:
             if where not in (MeetingFilter(), position.filter):
                 raise BadRequest(
@@ -234,7 +234,14 @@ class MeetingService:
         if len(found) > page_size:
             last = shown[-1]
             next_cursor = self._cursors.encode(
-                Position(where, last.scheduled_start, int(last.id), number + 1, total)
+                Position(
+                    caller.workspace_id,
+                    where,
+                    last.scheduled_start,
+                    int(last.id),
+                    number + 1,
+                    total,
+                )
             )
         return Page(shown, total, number, next_cursor)
 

@@ -106,6 +106,30 @@ def insert_meeting(connection: Connection, workspace_id: int, meeting: Meeting) 
     return True
 
 
+def insert_many(connection: Connection, workspace_id: int, batch: list[Meeting]) -> None:
+    """Store new meetings in bulk (loading, benchmarks): a few statements for the whole batch.
+    Their ids must be free."""
+    stamp = now()
+    connection.execute(
+        meetings.insert(),
+        [
+            {
+                "id": int(m.id),
+                "workspace_id": workspace_id,
+                "created_at": stamp,
+                "updated_at": stamp,
+                "version": 1,
+                **_values(m),
+            }
+            for m in batch
+        ],
+    )
+    connection.execute(
+        meeting_people.insert(), [row for m in batch for row in _people(m, workspace_id)]
+    )
+    _count(connection, workspace_id, len(batch))
+
+
 def get_meeting(
     connection: Connection, workspace_id: int, meeting_id: int, *, for_update: bool = False
 ) -> StoredMeeting | None:
