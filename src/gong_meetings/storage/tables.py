@@ -120,7 +120,15 @@ meeting_people = Table(
     Column("workspace_id", Integer, nullable=False),
     Column("scheduled_start", Timestamp, nullable=False),
     PrimaryKeyConstraint("meeting_id", "role", "email"),
-    Index(None, "workspace_id", "role", "email", "scheduled_start", "meeting_id"),
+    # Named: the generated name would pass PostgreSQL's 63-character limit.
+    Index(
+        "ix_meeting_people_listing",
+        "workspace_id",
+        "role",
+        "email",
+        "scheduled_start",
+        "meeting_id",
+    ),
 )
 
 # Each workspace's number of meetings, kept with every create and delete, so an unfiltered

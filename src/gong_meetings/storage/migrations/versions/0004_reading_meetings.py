@@ -42,7 +42,7 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_meeting_people_workspace_id_role_email_scheduled_start_meeting_id",
+        "ix_meeting_people_listing",
         "meeting_people",
         ["workspace_id", "role", "email", "scheduled_start", "meeting_id"],
     )
@@ -128,8 +128,6 @@ def downgrade() -> None:
     op.drop_index("ix_idempotency_keys_expires_at", "idempotency_keys")
     op.drop_table("idempotency_keys")
     op.drop_table("meeting_counts")
-    op.drop_index(
-        "ix_meeting_people_workspace_id_role_email_scheduled_start_meeting_id", "meeting_people"
-    )
+    op.drop_index("ix_meeting_people_listing", "meeting_people")
     op.drop_table("meeting_people")
     op.drop_index("ix_meetings_workspace_id_scheduled_start_id", "meetings")
