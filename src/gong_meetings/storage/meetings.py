@@ -179,23 +179,32 @@ class MeetingFilter:
 
 
 def _filtered(
-    query: Select[Any], workspace_id: int, where: MeetingFilter
+    workspace_id: int, where: MeetingFilter, *, rows: bool
 ) -> tuple[Select[Any], Column[datetime], Column[int]]:
-    """The query with the filter applied, and the start and id columns to order and page by:
-    those of the index the query walks, so that a page is one range scan."""
-    walked = (meetings.c.workspace_id, meetings.c.scheduled_start, meetings.c.id)
-    query = query.where(meetings.c.workspace_id == workspace_id)
-    for role, email in ((ATTENDEE, where.attendee), (ORGANIZER, where.organizer)):
-        if email is not None:
-            person = meeting_people.alias(role.lower())
-            query = query.join(person, person.c.meeting_id == meetings.c.id).where(
-                person.c.workspace_id == workspace_id,
-                person.c.role == role,
-                person.c.email == email,
+    """The meetings (`rows`) or their count that `where` selects, and the start and id columns
+    to order and page by: those of the index the query walks, so a page is one range scan.
+    An email filter walks meeting_people; a count then never reads the meetings themselves."""
+    people = [(r, e) for r, e in ((ATTENDEE, where.attendee), (ORGANIZER, where.organizer)) if e]
+    if not people:
+        start, meeting_id = meetings.c.scheduled_start, meetings.c.id
+        query = select(meetings) if rows else select(func.count()).select_from(meetings)
+        query = query.where(meetings.c.workspace_id == workspace_id)
+    else:
+        (role, email), *others = people
+        lead = meeting_people.alias("lead")
+        start, meeting_id = lead.c.scheduled_start, lead.c.meeting_id
+        if rows:
+            query = select(meetings).select_from(lead).join(meetings, meetings.c.id == meeting_id)
+        else:
+            query = select(func.count()).select_from(lead)
+        query = query.where(
+            lead.c.workspace_id == workspace_id, lead.c.role == role, lead.c.email == email
+        )
+        for role, email in others:
+            other = meeting_people.alias("other")
+            query = query.join(other, other.c.meeting_id == meeting_id).where(
+                other.c.role == role, other.c.email == email
             )
-            if walked[0] is meetings.c.workspace_id:  # the first person filter leads the walk
-                walked = (person.c.workspace_id, person.c.scheduled_start, person.c.meeting_id)
-    _, start, meeting_id = walked
     if where.start_from is not None:
         query = query.where(start >= to_db(where.start_from))
     if where.start_to is not None:
@@ -211,7 +220,7 @@ def list_meetings(
     limit: int,
 ) -> list[StoredMeeting]:
     """Up to `limit` meetings ordered by (scheduledStart, id), after the `after` position."""
-    query, start, meeting_id = _filtered(select(meetings), workspace_id, where)
+    query, start, meeting_id = _filtered(workspace_id, where, rows=True)
     if after is not None:
         query = query.where(tuple_(start, meeting_id) > tuple_(to_db(after[0]), after[1]))
     rows = connection.execute(query.order_by(start, meeting_id).limit(limit))
@@ -225,5 +234,5 @@ def count_meetings(connection: Connection, workspace_id: int, where: MeetingFilt
             select(meeting_counts.c.meetings).where(meeting_counts.c.workspace_id == workspace_id)
         ).scalar()
         return int(found or 0)
-    query, _, _ = _filtered(select(func.count()).select_from(meetings), workspace_id, where)
+    query, _, _ = _filtered(workspace_id, where, rows=False)
     return int(connection.execute(query).scalar_one())
