@@ -25,8 +25,9 @@ _LIST_PARAMETERS = (
 )
 
 
-def list_query(request: Request) -> tuple[MeetingFilter, int, str | None]:
-    """GET /v2/meetings's filter, page size and cursor; every bad parameter named at once."""
+def list_query(request: Request) -> tuple[MeetingFilter, int, str | None, list[str]]:
+    """GET /v2/meetings's filter, page size and cursor, and the problems with them (the
+    service adds the cursor's own, so that one 400 names every bad parameter)."""
     problems: list[str] = []
     values: dict[str, str] = {}
     for name in _LIST_PARAMETERS:
@@ -63,15 +64,14 @@ def list_query(request: Request) -> tuple[MeetingFilter, int, str | None]:
     cursor = values.get("cursor")
     if cursor is not None and not 0 < len(cursor) <= CURSOR_MAX:
         problems.append("cursor: pass back the records.cursor of the previous page unchanged")
-    if problems:
-        raise BadRequest(*problems)
+        cursor = None  # named once: the service need not look at it again
     where = MeetingFilter(
         start_from=instants.get("fromDateTime"),
         start_to=instants.get("toDateTime"),
         organizer=emails.get("organizerEmail"),
         attendee=emails.get("attendeeEmail"),
     )
-    return where, page_size, cursor
+    return where, page_size, cursor, problems
 
 
 def idempotency_key(request: Request) -> str | None:

@@ -78,8 +78,8 @@ class MeetingRoutes:
         """GET /v2/meetings: a page of the workspace's meetings (an addition)."""
         caller = await self._gate.admit(request)
         require_scope(caller, SCOPE_READ)
-        where, page_size, cursor = list_query(request)
-        page = await self._meetings.list(caller, where, page_size, cursor)
+        where, page_size, cursor, problems = list_query(request)
+        page = await self._meetings.list(caller, where, page_size, cursor, problems)
         records = Records(page.total, len(page.meetings), page.number)
         if page.cursor is not None:
             records.cursor = page.cursor

@@ -1,6 +1,7 @@
 """Meeting rules: what a valid meeting is, who may organise it, and partial updates."""
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -200,13 +201,27 @@ class MeetingService:
         return found
 
     async def list(
-        self, caller: Caller, where: MeetingFilter, page_size: int, cursor: str | None
+        self,
+        caller: Caller,
+        where: MeetingFilter,
+        page_size: int,
+        cursor: str | None,
+        problems: Sequence[str] = (),
     ) -> Page:
         """One page of the workspace's meetings in (scheduledStart, id) order. A cursor
-        continues its own list: its filters hold, and filters given with it must be the same."""
+        continues its own list: its filters hold, and filters given with it must be the same.
+        `problems` are those the parameters' syntax already showed; one 400 names them all."""
+        found_problems = list(problems)
         if where.start_from and where.start_to and where.start_to <= where.start_from:
-            raise BadRequest("toDateTime: must be after fromDateTime")
-        position = None if cursor is None else self._cursors.decode(cursor, caller.workspace_id)
+            found_problems.append("toDateTime: must be after fromDateTime")
+        position = None
+        if cursor is not None:
+            try:
+                position = self._cursors.decode(cursor, caller.workspace_id)
+            except BadRequest as refused:
+                found_problems += refused.messages
+        if found_problems:
+            raise BadRequest(*found_problems)
         if position is not None:
             if where not in (MeetingFilter(), position.filter):
                 raise BadRequest(
