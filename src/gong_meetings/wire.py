@@ -23,6 +23,7 @@ __all__ = [
     "EXTERNAL_MEETING_ID_MAX",
     "PROVIDER_MAX",
     "PROVIDER_PATTERN",
+    "TEXT_PATTERN",
     "TITLE_MAX",
     "UNSET",
     "URL_MAX",
@@ -89,13 +90,17 @@ def python_pattern(pattern: str) -> str:
 EMAIL_PYTHON_PATTERN = r"^(?=[^@]{1,64}@[^@]{1,253}\Z)" + python_pattern(EMAIL_PATTERN)[1:]
 
 
-Title = Annotated[str, Meta(min_length=1, max_length=TITLE_MAX)]
-Description = Annotated[str, Meta(max_length=DESCRIPTION_MAX)]
+# Free text may hold any character but NUL, which PostgreSQL cannot store in text (and which
+# no meeting needs): refused alike on every database.
+TEXT_PATTERN = r"^[^\u0000]*$"
+_TEXT = python_pattern(TEXT_PATTERN)
+Title = Annotated[str, Meta(min_length=1, max_length=TITLE_MAX, pattern=_TEXT)]
+Description = Annotated[str, Meta(max_length=DESCRIPTION_MAX, pattern=_TEXT)]
 Url = Annotated[str, Meta(max_length=URL_MAX, pattern=python_pattern(URL_PATTERN))]
 Email = Annotated[str, Meta(max_length=EMAIL_MAX, pattern=EMAIL_PYTHON_PATTERN)]
-AttendeeName = Annotated[str, Meta(max_length=ATTENDEE_NAME_MAX)]
+AttendeeName = Annotated[str, Meta(max_length=ATTENDEE_NAME_MAX, pattern=_TEXT)]
 Provider = Annotated[str, Meta(max_length=PROVIDER_MAX, pattern=python_pattern(PROVIDER_PATTERN))]
-ExternalMeetingId = Annotated[str, Meta(max_length=EXTERNAL_MEETING_ID_MAX)]
+ExternalMeetingId = Annotated[str, Meta(max_length=EXTERNAL_MEETING_ID_MAX, pattern=_TEXT)]
 # Kept as text here; the service turns it into a UTC instant (and rejects February 30th).
 DateTimeText = Annotated[str, Meta(pattern=python_pattern(DATETIME_PATTERN))]
 ResponseStatus = Literal["Accepted", "Declined", "Tentative", "NeedsAction"]

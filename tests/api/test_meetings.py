@@ -15,6 +15,7 @@ from tests.helpers import (
     create_meeting,
     make_tenant,
     meeting_body,
+    stored_meetings,
 )
 
 RESPONSE_KEYS = {"requestId", "meetingId", "meeting"}
@@ -538,3 +539,35 @@ async def test_a_revoked_key_is_401(client, accounts: AccountService) -> None:
         auth=(key.access_key, key.access_key_secret),
     )
     assert_error(response, 401)
+
+
+@pytest.mark.parametrize(
+    ("field", "overrides"),
+    [
+        ("title", {"title": "Kick\u0000off"}),
+        ("description", {"description": "agenda\u0000"}),
+        ("externalMeetingId", {"externalMeetingId": "\u0000"}),
+        ("attendees[0].name", {"attendees": [{"name": "A\u0000"}]}),
+    ],
+)
+async def test_nul_in_free_text_is_a_400_on_every_database(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    database_url: str,
+    field: str,
+    overrides: dict[str, Any],
+) -> None:
+    # PostgreSQL cannot store NUL in text; SQLite could. Both refuse it, naming the field.
+    created = await client.post(
+        "/v2/meetings", json=meeting_body(tenant.organizer, **overrides), auth=tenant.auth
+    )
+    assert_error(created, 400, f"{field}: must not contain the NUL character")
+    existing = await create_meeting(client, tenant)
+    if field != "externalMeetingId":  # not part of an update
+        updated = await client.put(
+            f"/v2/meetings/{existing['meetingId']}", json=overrides, auth=tenant.auth
+        )
+        assert_error(updated, 400, f"{field}: must not contain the NUL character")
+    rows = stored_meetings(database_url)
+    assert len(rows) == 1
+    assert not any(isinstance(value, str) and "\x00" in value for value in rows[0])

@@ -22,7 +22,7 @@ from gong_meetings.storage.migrate import (
     upgrade,
 )
 from tests.helpers import Tenant, create_meeting, run_cli
-from tests.storage import quota_migration
+from tests.storage import quota_migration, reading_migration
 from tests.storage.schema import SCHEMA_TABLES, assert_schema_matches_tables
 
 UNKNOWN_REVISION = "9999"
@@ -313,3 +313,18 @@ def test_rows_written_without_the_limits_get_gongs(database: Database) -> None:
 
 def test_downgrade_to_0002_drops_the_limits_and_keeps_the_rows(database: Database) -> None:
     quota_migration.check_downgrade_to_0002(database)
+
+
+# --- 0004: reading meetings back (shared with PostgreSQL: tests/storage/reading_migration.py)
+
+
+async def test_upgrade_from_0003_fills_meeting_people_and_counts(
+    database: Database, url: str
+) -> None:
+    await reading_migration.check_upgrade_from_0003(database, url)
+
+
+async def test_downgrade_to_0003_drops_the_new_tables_and_keeps_the_meetings(
+    database: Database, url: str
+) -> None:
+    await reading_migration.check_downgrade_to_0003(database, url)

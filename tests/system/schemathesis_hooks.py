@@ -7,9 +7,16 @@ rejected request. These hooks keep generated pairs in order.
 
 A list cursor is signed by the server: no generated string is one, and the server must refuse
 them all. So generated cursors are left out of list requests (the API tests cover refused
-cursors and paging). Every other value is sent as generated.
+cursors and paging).
+
+An Idempotency-Key replays the first answer for 24 hours, even after that meeting is deleted
+(as Stripe's keys do). The fuzzer reuses small generated keys across unrelated creates, so a
+later create could replay a deleted meeting and the stateful checks would report it gone. Each
+create that sends a key gets a fresh one instead (the API tests cover replays). Every other
+value is sent as generated.
 """
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +37,12 @@ def _instant(value: Any) -> datetime | None:
 
 def _is_write(case: Any) -> bool:
     return case.operation.method.upper() in ("POST", "PUT") and isinstance(case.body, dict)
+
+
+def _is_valid_key(case: Any) -> bool:
+    """A key the server accepts: replaced; a malformed one is sent as generated, to be refused."""
+    key = case.headers["Idempotency-Key"]
+    return isinstance(key, str) and 0 < len(key) <= 255 and all(" " <= c <= "~" for c in key)
 
 
 def _is_list(case: Any) -> bool:
@@ -73,6 +86,8 @@ def map_case(context: Any, case: Any) -> Any:
         return case
     if not _is_write(case):
         return case
+    if case.headers and "Idempotency-Key" in case.headers and _is_valid_key(case):
+        case.headers = {**case.headers, "Idempotency-Key": str(uuid.uuid4())}
     # A new dict, not an edit in place: assigning it makes schemathesis validate the body again,
     # so a case keeps the right verdict (valid or deliberately invalid) after the change.
     body = dict(case.body)

@@ -19,6 +19,7 @@ _NOT_DATETIME = (
     "not an RFC 3339 date-time with an offset, such as 2026-01-01T10:00:00Z"
     " or 2026-01-01T12:00:00+02:00 (years 1000 to 9998, at most 6 fractional digits)"
 )
+_NO_NUL = "must not contain the NUL character (U+0000)"
 # What a field's pattern means, said instead of quoting the pattern back.
 _PATTERN_MESSAGES = {
     "organizerEmail": _NOT_EMAIL,
@@ -28,6 +29,10 @@ _PATTERN_MESSAGES = {
     "scheduledStart": _NOT_DATETIME,
     "scheduledEnd": _NOT_DATETIME,
     "meetingProvider": UNKNOWN_PROVIDER,
+    "title": _NO_NUL,
+    "description": _NO_NUL,
+    "name": _NO_NUL,
+    "externalMeetingId": _NO_NUL,
 }
 
 

@@ -10,7 +10,13 @@ from msgspec import UNSET
 from msgspec.structs import replace
 from sqlalchemy import Connection
 
-from gong_meetings.errors import BadRequest, ConflictingRequest, NotFound, PreconditionFailed
+from gong_meetings.errors import (
+    BadRequest,
+    ConflictingRequest,
+    NotFound,
+    PreconditionFailed,
+    ServiceUnavailable,
+)
 from gong_meetings.ids import new_meeting_id
 from gong_meetings.providers import canonical_provider
 from gong_meetings.records import Caller, StoredMeeting
@@ -26,6 +32,7 @@ from gong_meetings.wire import CreateMeetingRequest, Meeting, UpdateMeetingReque
 
 FIRST_VERSION = 1
 ID_ATTEMPTS = 5
+CLAIM_ATTEMPTS = 3
 PAGE_SIZE_DEFAULT = 100
 PAGE_SIZE_MAX = 100
 # How long a create's Idempotency-Key is remembered, as Stripe's.
@@ -315,17 +322,22 @@ def _claim(
     """Take the idempotency key for this create, or the earlier answer it stands for."""
     key_store.purge_expired(connection)
     expires_at = now() + IDEMPOTENCY_KEY_LIFETIME
-    if key_store.claim_key(connection, workspace_id, key, digest, expires_at):
-        return None
-    earlier = key_store.find_key(connection, workspace_id, key)
-    if earlier is None or earlier.expires_at <= now() or earlier.meeting is None:
-        # Expired (or just purged): the key is free again.
-        key_store.forget_key(connection, workspace_id, key)
-        key_store.claim_key(connection, workspace_id, key, digest, expires_at)
-        return None
-    if earlier.request_digest != digest:
-        raise _idempotency_conflict()
-    return StoredMeeting(_meeting_decoder.decode(earlier.meeting), FIRST_VERSION)
+    for _ in range(CLAIM_ATTEMPTS):
+        if key_store.claim_key(connection, workspace_id, key, digest, expires_at):
+            return None
+        earlier = key_store.find_key(connection, workspace_id, key)
+        if earlier is None or earlier.expires_at <= now() or earlier.meeting is None:
+            # Expired, or gone since: free it and try again. Another request may take it
+            # first; the next round then finds that one's answer.
+            key_store.forget_key(connection, workspace_id, key)
+            continue
+        if earlier.request_digest != digest:
+            raise _idempotency_conflict()
+        return StoredMeeting(_meeting_decoder.decode(earlier.meeting), FIRST_VERSION)
+    raise ServiceUnavailable(
+        "Idempotency-Key: other requests with this key are in progress; retry in a moment",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _locked(
