@@ -114,6 +114,15 @@ def assert_error(response: httpx.Response, status: int, *fragments: str) -> list
     return errors
 
 
+def assert_insufficient_scope(response: httpx.Response, scope: str) -> None:
+    """403 for a bearer token without `scope`, with the RFC 6750 challenge naming it."""
+    assert_error(response, 403, scope)
+    challenge = response.headers.get("www-authenticate", "")
+    assert challenge.startswith("Bearer "), challenge
+    assert 'error="insufficient_scope"' in challenge, challenge
+    assert f'scope="{scope}"' in challenge, challenge
+
+
 async def create_meeting(
     client: httpx.AsyncClient, tenant: Tenant, **overrides: Any
 ) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from tests.helpers import (
     Tenant,
     app_client,
     assert_error,
+    assert_insufficient_scope,
     assert_request_id,
     create_meeting,
     make_tenant,
@@ -216,14 +217,6 @@ async def test_get_on_integration_status_is_still_405(
 
 
 # --- the read scope ----------------------------------------------------------------------------
-
-
-def assert_insufficient_scope(response: httpx.Response, scope: str) -> None:
-    assert_error(response, 403, scope)
-    challenge = response.headers.get("www-authenticate", "")
-    assert challenge.startswith("Bearer "), challenge
-    assert 'error="insufficient_scope"' in challenge, challenge
-    assert f'scope="{scope}"' in challenge, challenge
 
 
 @pytest.mark.parametrize("scopes", [CREATE, f"{CREATE} {UPDATE} {DELETE}"])

@@ -29,6 +29,7 @@ from tests.helpers import (
     Tenant,
     app_client,
     assert_error,
+    assert_insufficient_scope,
     assert_request_id,
     connect,
     create_meeting,
@@ -146,14 +147,6 @@ def assert_invalid_token(response: httpx.Response) -> None:
     challenge = response.headers.get("www-authenticate", "")
     assert challenge.startswith("Bearer "), challenge
     assert 'error="invalid_token"' in challenge, challenge
-
-
-def assert_insufficient_scope(response: httpx.Response, scope: str) -> None:
-    assert_error(response, 403, scope)
-    challenge = response.headers.get("www-authenticate", "")
-    assert challenge.startswith("Bearer "), challenge
-    assert 'error="insufficient_scope"' in challenge, challenge
-    assert f'scope="{scope}"' in challenge, challenge
 
 
 @pytest.fixture
