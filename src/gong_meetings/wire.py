@@ -28,7 +28,6 @@ __all__ = [
     "UNSET",
     "URL_MAX",
     "URL_PATTERN",
-    "Attendee",
     "BaseResponse",
     "CreateMeetingRequest",
     "ErrorResponse",
@@ -38,6 +37,7 @@ __all__ = [
     "IntegrationStatusResponse",
     "ListMeetingsResponse",
     "Meeting",
+    "MeetingAttendee",
     "MeetingResponse",
     "Records",
     "ResponseStatus",
@@ -107,13 +107,13 @@ ResponseStatus = Literal["Accepted", "Declined", "Tentative", "NeedsAction"]
 IntegrationStatus = Literal["Active", "Inactive", "Error"]
 
 
-class Attendee(Struct, rename="camel", omit_defaults=True):
+class MeetingAttendee(Struct, rename="camel", omit_defaults=True):
     email_address: Email | UnsetType = UNSET
     name: AttendeeName | UnsetType = UNSET
     response_status: ResponseStatus | UnsetType = UNSET
 
 
-Attendees = Annotated[list[Attendee], Meta(max_length=ATTENDEES_MAX)]
+Attendees = Annotated[list[MeetingAttendee], Meta(max_length=ATTENDEES_MAX)]
 
 
 class CreateMeetingRequest(Struct, rename="camel"):
@@ -146,7 +146,7 @@ class Meeting(Struct, rename="camel", omit_defaults=True):
     scheduled_end: datetime
     organizer_email: str
     meeting_url: str
-    attendees: list[Attendee]
+    attendees: list[MeetingAttendee]
     description: str | None = None
     meeting_provider: str | None = None
     external_meeting_id: str | None = None

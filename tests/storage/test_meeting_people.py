@@ -17,7 +17,7 @@ from gong_meetings.storage import meetings as meeting_store
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.meetings import MeetingFilter
 from gong_meetings.storage.tables import meetings, workspaces
-from gong_meetings.wire import Attendee, Meeting
+from gong_meetings.wire import Meeting, MeetingAttendee
 from tests.helpers import Tenant, connect, make_tenant, meeting_body
 from tests.storage.derived_tables import (
     assert_derived_tables_consistent,
@@ -57,7 +57,10 @@ def a_meeting(
         scheduled_end=start + timedelta(hours=1),
         organizer_email=organizer,
         meeting_url="https://meet.example/x",
-        attendees=[Attendee(name="N") if e is None else Attendee(email_address=e) for e in emails],
+        attendees=[
+            MeetingAttendee(name="N") if e is None else MeetingAttendee(email_address=e)
+            for e in emails
+        ],
     )
 
 

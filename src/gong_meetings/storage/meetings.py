@@ -11,10 +11,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from gong_meetings.records import StoredMeeting
 from gong_meetings.storage.tables import insert_or_skip, meeting_counts, meeting_people, meetings
 from gong_meetings.storage.timestamps import from_db, now, to_db
-from gong_meetings.wire import Attendee, Meeting
+from gong_meetings.wire import Meeting, MeetingAttendee
 
 _attendees_encoder = msgspec.json.Encoder()
-_attendees_decoder = msgspec.json.Decoder(list[Attendee])
+_attendees_decoder = msgspec.json.Decoder(list[MeetingAttendee])
 
 
 def _values(meeting: Meeting) -> dict[str, object]:
