@@ -1,0 +1,1 @@
+"""The Python SDK: `Client` and `AsyncClient`, sharing `core` for everything but I/O."""
