@@ -17,6 +17,8 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from gong_meetings.cli_client import integration_status, meetings
+from gong_meetings.client.errors import GongMeetingsError
 from gong_meetings.config import DEFAULT_DATABASE_URL, Settings, SettingsError
 from gong_meetings.errors import Conflict, Missing, SchemaNotCurrent
 from gong_meetings.records import DEFAULT_CALLS_PER_DAY, DEFAULT_CALLS_PER_SECOND, Quota, Workspace
@@ -379,7 +381,11 @@ def tokens_revoke(token: str) -> None:
     click.echo("revoked")
 
 
+cli.add_command(meetings)
+cli.add_command(integration_status)
+
 _EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    GongMeetingsError,  # the server's answer to a `meetings` or `integration-status` command
     Conflict,
     Missing,
     InvalidInput,
