@@ -13,7 +13,12 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from gong_meetings.client.errors import APIConnectionError, APITimeoutError, error_class
+from gong_meetings.client.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    error_class,
+)
 from gong_meetings.wire import (
     CreateMeetingRequest,
     ErrorResponse,
@@ -100,19 +105,27 @@ def settings(
     access_key_secret: str | None,
     bearer_token: str | None,
 ) -> Settings:
-    """The arguments, each falling back to its environment variable."""
+    """The arguments, each falling back to its environment variable. Credentials given as
+    arguments win over any in the environment; Basic wins over a bearer token from the same
+    place."""
     base_url = base_url or os.environ.get("GONG_MEETINGS_BASE_URL")
     if not base_url:
         raise ValueError("give base_url, or set GONG_MEETINGS_BASE_URL")
-    access_key = access_key or os.environ.get("GONG_ACCESS_KEY")
-    access_key_secret = access_key_secret or os.environ.get("GONG_ACCESS_KEY_SECRET")
-    bearer_token = bearer_token or os.environ.get("GONG_BEARER_TOKEN")
-    auth: httpx.Auth | None = None
-    if access_key and access_key_secret:
-        auth = httpx.BasicAuth(access_key, access_key_secret)
-    elif bearer_token:
-        auth = _Bearer(bearer_token)
+    if bearer_token and not (access_key and access_key_secret):
+        auth: httpx.Auth | None = _Bearer(bearer_token)
+    else:
+        auth = _auth(
+            access_key or os.environ.get("GONG_ACCESS_KEY"),
+            access_key_secret or os.environ.get("GONG_ACCESS_KEY_SECRET"),
+            os.environ.get("GONG_BEARER_TOKEN"),
+        )
     return Settings(base_url.rstrip("/"), auth, {"User-Agent": "gong-meetings-python"})
+
+
+def _auth(key: str | None, secret: str | None, token: str | None) -> httpx.Auth | None:
+    if key and secret:
+        return httpx.BasicAuth(key, secret)
+    return _Bearer(token) if token else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +262,14 @@ def read(response: httpx.Response, shape: type[T]) -> T:
     """The answer as `shape`, or the typed error its status stands for."""
     if response.status_code >= 400:
         raise api_error(response)
-    return msgspec.json.decode(response.content, type=shape)
+    try:
+        return msgspec.json.decode(response.content, type=shape)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise APIError(
+            f"{response.status_code}: not a gong-meetings answer ({error}); is the base URL right?",
+            status_code=response.status_code,
+            request_id=response.headers.get("x-request-id"),
+        ) from None
 
 
 def api_error(response: httpx.Response) -> Exception:
@@ -258,7 +278,8 @@ def api_error(response: httpx.Response) -> Exception:
         body = msgspec.json.decode(response.content, type=ErrorResponse)
         request_id, errors = body.request_id, body.errors
     except msgspec.DecodeError:
-        errors = [response.text[:500] or response.reason_phrase]
+        # Not our envelope (another server's page, say): its text, on one line.
+        errors = [" ".join(response.text.split())[:500] or response.reason_phrase]
     kind = error_class(response.status_code)
     message = f"{response.status_code}: {'; '.join(errors)}"
     return kind(
