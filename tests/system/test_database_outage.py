@@ -390,6 +390,11 @@ def test_a_server_answers_503_while_the_database_is_down_and_recovers_by_itself(
         # Requests that need no database still work, and the process is up.
         assert http.get("/openapi.json").status_code == 200
         assert server.process.poll() is None, server.stderr()
+        # Liveness stays up; readiness says what is missing.
+        assert http.get("/healthz").json() == {"status": "ok"}
+        not_ready = http.get("/readyz")
+        assert not_ready.status_code == 503, not_ready.text
+        assert not_ready.json() == {"status": "unavailable", "checks": {"database": "unavailable"}}
 
         proxy.on()
         deadline = time.monotonic() + RECOVERY_DEADLINE_SECONDS
@@ -402,6 +407,7 @@ def test_a_server_answers_503_while_the_database_is_down_and_recovers_by_itself(
             assert response.status_code == 503, response.text
             time.sleep(0.2)
         assert response.status_code == 200, (statuses, response.text)
+        assert http.get("/readyz").json() == {"status": "ok", "checks": {"database": "ok"}}
         # The meeting made before the outage is intact, and nothing half-made got stored.
         assert response.json()["meeting"] == meeting
         assert meeting_count(direct_url) == 1

@@ -16,6 +16,7 @@ from gong_meetings.errors import ApiError
 from gong_meetings.server.auth import Gate
 from gong_meetings.server.docs import DOCS_ASSETS_PATH, ContractRoutes, docs_assets
 from gong_meetings.server.errors import api_error, http_error, server_error
+from gong_meetings.server.health import HealthRoutes
 from gong_meetings.server.middleware import RequestIdMiddleware
 from gong_meetings.server.oauth import TokenRoutes
 from gong_meetings.server.routes import MeetingRoutes
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
         settings.max_body_bytes,
     )
     contract = ContractRoutes()
+    health = HealthRoutes(database, limiter, settings.redis_url is not None)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -87,6 +89,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
             ),
             Route("/oauth2/token", tokens.token, methods=["POST"]),
             Route("/openapi.json", contract.openapi, methods=["GET"]),
+            Route("/healthz", health.healthz, methods=["GET"]),
+            Route("/readyz", health.readyz, methods=["GET"]),
             Route("/docs", contract.docs, methods=["GET"]),
             Mount(DOCS_ASSETS_PATH, docs_assets()),
         ],

@@ -80,17 +80,17 @@ class _FailOpenCounters:
     """The storage's counters, or None while it is failing (see the module's docstring)."""
 
     def __init__(self, storage: Storage, clock: Clock) -> None:
-        self._storage = storage
+        self.storage = storage
         self._clock = clock
         self._retry_at = 0.0
         self._next_log_at = 0.0
         self._failing = False
 
     async def incr(self, key: str, expiry: int) -> int | None:
-        return await self._call(lambda: self._storage.incr(key, expiry))
+        return await self._call(lambda: self.storage.incr(key, expiry))
 
     async def get(self, key: str) -> int | None:
-        return await self._call(lambda: self._storage.get(key))
+        return await self._call(lambda: self.storage.get(key))
 
     async def _call(self, operation: Callable[[], Awaitable[int]]) -> int | None:
         now = self._clock()
@@ -149,6 +149,13 @@ class RateLimiter:
                     headers={"Retry-After": str(reset), **rate_limit_headers(caller, windows)},
                 )
         return windows
+
+    async def counters_answer(self) -> bool:
+        """Whether the counters' storage (Redis, when configured) answers right now."""
+        try:
+            return await self._counters.storage.check()
+        except (StorageError, OSError, TimeoutError):
+            return False
 
     async def refuse_if_blocked(self, address: str) -> None:
         """RateLimited while `address` has used up its failed authentications this minute."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -144,6 +144,10 @@ class Database:
             except (PoolTimeout, OSError) as error:
                 raise _unavailable() from error
         raise AssertionError("unreachable")
+
+    async def ping(self) -> None:
+        """A trivial query: returns when the database answers, ServiceUnavailable otherwise."""
+        await self.run(lambda connection: connection.execute(select(1)))
 
     async def _run_once(self, work: Callable[[Connection], T]) -> T:
         if self.is_sqlite:
