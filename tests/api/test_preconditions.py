@@ -327,7 +327,9 @@ async def test_openapi_documents_etag_if_match_412_and_503(client) -> None:
         (path, method, operation)
         for path, item in paths.items()
         for method, operation in item.items()
+        # Health probes answer in their own shape (readyz's 503 names what failed).
         if method in {"get", "put", "post", "delete", "patch"}
+        and "Operations" not in operation.get("tags", [])
     ]
     assert len(operations) >= 4
     for path, method, operation in operations:
