@@ -4,13 +4,16 @@ Every command reads GONG_MEETINGS_DATABASE_URL. Errors are one line on stderr an
 exit, never a traceback.
 """
 
-import copy
+import contextlib
 import json
+import math
 import os
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -21,6 +24,8 @@ from gong_meetings.cli_client import integration_status, meetings
 from gong_meetings.client.errors import GongMeetingsError
 from gong_meetings.config import DEFAULT_DATABASE_URL, Settings, SettingsError
 from gong_meetings.errors import Conflict, Missing, SchemaNotCurrent
+from gong_meetings.logs import log_config
+from gong_meetings.metrics import MULTIPROCESS_DIR_VARIABLE
 from gong_meetings.records import DEFAULT_CALLS_PER_DAY, DEFAULT_CALLS_PER_SECOND, Quota, Workspace
 from gong_meetings.service.accounts import (
     INTEGRATION_STATUSES,
@@ -75,6 +80,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the API server."""
     import uvicorn
 
+    from gong_meetings.server.protocol import GuardedHttpToolsProtocol
+
     settings = Settings.from_env(host=host, port=port)
     if workers > 1 and settings.redis_url is None:
         _fail(
@@ -88,27 +95,43 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     # Each worker builds its app from the environment, so it must see the options given here.
     os.environ["GONG_MEETINGS_HOST"] = settings.host
     os.environ["GONG_MEETINGS_PORT"] = str(settings.port)
-    uvicorn.run(
-        "gong_meetings.server.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        access_log=False,  # our middleware logs each request with its request id
-        # X-Forwarded-For is trusted only from GONG_MEETINGS_TRUSTED_PROXIES (see the app).
-        proxy_headers=False,
-        log_config=_log_config(),
-    )
+    with _metrics_shared_by(workers):
+        uvicorn.run(
+            "gong_meetings.server.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            http=GuardedHttpToolsProtocol,
+            access_log=False,  # our middleware logs each request with its request id
+            # X-Forwarded-For is trusted only from GONG_MEETINGS_TRUSTED_PROXIES (see the app).
+            proxy_headers=False,
+            log_config=log_config(settings.log_format),
+            # On SIGTERM uvicorn stops accepting, lets requests in flight finish for this long,
+            # then runs the app's shutdown, which closes the database pools.
+            timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
+        )
 
 
-def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, extended to ours; it is applied in every worker process."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["gong_meetings"] = {"handlers": ["default"], "level": "INFO"}
-    config["loggers"]["alembic"] = {"handlers": ["default"], "level": "WARNING"}
-    return config
+@contextlib.contextmanager
+def _metrics_shared_by(workers: int) -> Iterator[None]:
+    """Several workers write their metrics to files in one directory, for any of them to sum
+    (see gong_meetings.metrics); it is made empty for this run and removed after it."""
+    if workers == 1:
+        yield
+        return
+    given = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="gong-meetings-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIR_VARIABLE] = directory
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIR_VARIABLE]
 
 
 def _print_welcome(key: NewKey, base_url: str) -> None:

@@ -15,6 +15,7 @@ DEFAULT_AUTH_CACHE_SECONDS = 2.0
 # Failed authentications allowed per client address per minute, before it must wait.
 DEFAULT_FAILURES_PER_MINUTE = 20
 REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
+LOG_FORMATS = ("auto", "json", "text")
 DEFAULT_REDIS_PORT = 6379
 
 
@@ -48,6 +49,16 @@ class Settings:
     auth_failures_per_minute: int = DEFAULT_FAILURES_PER_MINUTE
     # Peers whose X-Forwarded-For names the real client; nobody's by default.
     trusted_proxies: tuple[str, ...] = ()
+    # GET /metrics needs `Authorization: Bearer <this>` when set; it is open otherwise.
+    metrics_token: str | None = None
+    # "auto" is text on a terminal and JSON otherwise.
+    log_format: str = "auto"
+    # How long requests in flight may take to finish once SIGTERM arrives.
+    shutdown_grace_seconds: float = 10.0
+    # Cut-offs for slow or oversized requests (see server/protocol.py and server/body.py).
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 20.0
+    max_header_bytes: int = 16 * 1024
 
     @property
     def base_url(self) -> str:
@@ -78,6 +89,17 @@ class Settings:
             env, "GONG_MEETINGS_AUTH_FAILURES_PER_MINUTE", DEFAULT_FAILURES_PER_MINUTE, 1
         )
         values["trusted_proxies"] = _trusted_proxies(env)
+        values["metrics_token"] = env.get("GONG_MEETINGS_METRICS_TOKEN") or None
+        values["log_format"] = _choice(env, "GONG_MEETINGS_LOG_FORMAT", LOG_FORMATS)
+        for name, default, low in (
+            ("shutdown_grace_seconds", 10.0, 0.0),
+            ("header_timeout_seconds", 10.0, 0.1),
+            ("body_timeout_seconds", 20.0, 0.1),
+        ):
+            values[name] = _float(env, f"GONG_MEETINGS_{name.upper()}", default, low)
+        values["max_header_bytes"] = _int(
+            env, "GONG_MEETINGS_MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024
+        )
         values["pool"] = PoolOptions(
             size=_int(env, "GONG_MEETINGS_DB_POOL_SIZE", 10, 1, 1000),
             max_overflow=_int(env, "GONG_MEETINGS_DB_MAX_OVERFLOW", 10, 0, 1000),
@@ -104,7 +126,7 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int = 
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, low: float = 0.0) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -112,9 +134,16 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if not 0 <= value <= 60:
-        raise SettingsError(f"{name} must be between 0 and 60 seconds, got {value}")
+    if not low <= value <= 60:
+        raise SettingsError(f"{name} must be between {low:g} and 60 seconds, got {value}")
     return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
 
 
 def _redis_url(env: Mapping[str, str]) -> str | None:

@@ -26,6 +26,10 @@ class NotFound(ApiError):
     status_code = 404
 
 
+class RequestTimeout(ApiError):
+    status_code = 408
+
+
 class PayloadTooLarge(ApiError):
     status_code = 413
 

@@ -14,9 +14,10 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from gong_meetings.config import Settings
 from gong_meetings.errors import ApiError
 from gong_meetings.server.auth import Gate
+from gong_meetings.server.body import BodyLimits
 from gong_meetings.server.docs import DOCS_ASSETS_PATH, ContractRoutes, docs_assets
 from gong_meetings.server.errors import api_error, http_error, server_error
-from gong_meetings.server.health import HealthRoutes
+from gong_meetings.server.health import HealthRoutes, MetricsRoute
 from gong_meetings.server.middleware import RequestIdMiddleware
 from gong_meetings.server.oauth import TokenRoutes
 from gong_meetings.server.routes import MeetingRoutes
@@ -57,20 +58,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
     limiter = RateLimiter(
         counter_storage(settings.redis_url), settings.auth_failures_per_minute, clock
     )
+    body_limits = BodyLimits(settings.max_body_bytes, settings.body_timeout_seconds)
     tokens = TokenRoutes(
-        authenticator,
-        limiter,
-        TokenService(database, settings.token_ttl_seconds),
-        settings.max_body_bytes,
+        authenticator, limiter, TokenService(database, settings.token_ttl_seconds), body_limits
     )
     meetings = MeetingRoutes(
         Gate(authenticator, limiter),
         MeetingService(database, settings.base_url, CursorCodec(cursor_secret)),
         IntegrationService(database),
-        settings.max_body_bytes,
+        body_limits,
     )
     contract = ContractRoutes()
     health = HealthRoutes(database, limiter, settings.redis_url is not None)
+    metrics = MetricsRoute(settings.metrics_token)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
             Route("/openapi.json", contract.openapi, methods=["GET"]),
             Route("/healthz", health.healthz, methods=["GET"]),
             Route("/readyz", health.readyz, methods=["GET"]),
+            Route("/metrics", metrics.metrics, methods=["GET"]),
             Route("/docs", contract.docs, methods=["GET"]),
             Mount(DOCS_ASSETS_PATH, docs_assets()),
         ],

@@ -6,7 +6,7 @@ from starlette.requests import Request
 
 from gong_meetings.errors import Unauthorized
 from gong_meetings.records import Caller
-from gong_meetings.server.middleware import RESPONSE_HEADERS_KEY
+from gong_meetings.server.middleware import RESPONSE_HEADERS_KEY, WORKSPACE_KEY
 from gong_meetings.service.auth import Authenticator
 from gong_meetings.service.ratelimits import RateLimiter, rate_limit_headers
 
@@ -59,6 +59,7 @@ class Gate:
         except Unauthorized:
             await self._limiter.count_failure(address)
             raise
+        request.scope[WORKSPACE_KEY] = caller.workspace_name
         windows = await self._limiter.charge(caller)
         request.scope[RESPONSE_HEADERS_KEY] = rate_limit_headers(caller, windows)
         return caller

@@ -1,14 +1,26 @@
 """Reading a JSON request body: media type, size limit while reading, and decoding errors."""
 
+import asyncio
+from dataclasses import dataclass
 from typing import TypeVar
 
 import msgspec
 from starlette.requests import Request
 
-from gong_meetings.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from gong_meetings.errors import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from gong_meetings.server.problems import all_problems
 
 T = TypeVar("T")
+# The rest of the body stays unread after these errors, so the connection cannot carry another
+# request; closing it also frees the server from a client that is still sending.
+_CLOSE = {"Connection": "close"}
+
+
+@dataclass(frozen=True, slots=True)
+class BodyLimits:
+    max_bytes: int
+    # The whole body must arrive within this, so a client trickling bytes cannot hold a request.
+    timeout_seconds: float
 
 
 def _is_json(content_type: str) -> bool:
@@ -18,17 +30,25 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-async def read_limited(request: Request, max_bytes: int) -> bytes:
-    too_large = PayloadTooLarge(f"body: larger than the limit of {max_bytes} bytes")
+async def read_limited(request: Request, limits: BodyLimits) -> bytes:
+    max_bytes = limits.max_bytes
+    too_large = PayloadTooLarge(f"body: larger than the limit of {max_bytes} bytes", headers=_CLOSE)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise too_large
     chunks = bytearray()
-    async for chunk in request.stream():
-        chunks += chunk
-        # Checked as the body arrives, so a huge body is never held in memory whole.
-        if len(chunks) > max_bytes:
-            raise too_large
+    try:
+        async with asyncio.timeout(limits.timeout_seconds):
+            async for chunk in request.stream():
+                chunks += chunk
+                # Checked as the body arrives, so a huge body is never held in memory whole.
+                if len(chunks) > max_bytes:
+                    raise too_large
+    except TimeoutError:
+        raise RequestTimeout(
+            f"body: not received in full within {limits.timeout_seconds:g} seconds",
+            headers=_CLOSE,
+        ) from None
     return bytes(chunks)
 
 
@@ -49,10 +69,10 @@ def decode_json(body: bytes, into: type[T]) -> T:
         raise BadRequest("body: JSON is nested too deeply") from None
 
 
-async def read_json(request: Request, into: type[T], max_bytes: int) -> T:
+async def read_json(request: Request, into: type[T], limits: BodyLimits) -> T:
     """The request body as `into`, or the 415, 413 or 400 that explains why not."""
     content_type = request.headers.get("content-type", "")
     if not _is_json(content_type):
         shown = content_type[:100] or "none"
         raise UnsupportedMediaType(f"Content-Type: expected application/json, got {shown}")
-    return decode_json(await read_limited(request, max_bytes), into)
+    return decode_json(await read_limited(request, limits), into)

@@ -32,7 +32,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error request_id=%s", request_id(request), exc_info=exc)
+    the_id = request_id(request)
+    log.error("unhandled error request_id=%s", the_id, exc_info=exc, extra={"requestId": the_id})
     return error_response(
-        request, 500, [f"internal server error; quote requestId {request_id(request)} to report it"]
+        request, 500, [f"internal server error; quote requestId {the_id} to report it"]
     )

@@ -1,10 +1,15 @@
-"""Health for orchestrators: liveness without touching anything, readiness with the parts
-the server needs. No credentials, and nothing about secrets or versions in the answers."""
+"""For operators: liveness without touching anything, readiness with the parts the server
+needs, and Prometheus metrics. Health needs no credentials and shows nothing about secrets or
+versions; metrics can be kept behind a bearer token."""
 
+import hmac
+
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gong_meetings.errors import ServiceUnavailable
+from gong_meetings.errors import ServiceUnavailable, Unauthorized
+from gong_meetings.metrics import exposition
 from gong_meetings.service.ratelimits import RateLimiter
 from gong_meetings.storage.database import Database
 
@@ -37,3 +42,20 @@ class HealthRoutes:
             200 if ready else 503,
             headers=_NO_STORE,
         )
+
+
+class MetricsRoute:
+    def __init__(self, token: str | None) -> None:
+        self._expected = f"Bearer {token}".encode() if token else None
+
+    async def metrics(self, request: Request) -> Response:
+        """GET /metrics: Prometheus text; with a token configured, only for its bearer."""
+        if self._expected is not None:
+            given = request.headers.get("authorization", "").strip().encode("latin-1")
+            if not hmac.compare_digest(given, self._expected):
+                raise Unauthorized(
+                    "Authorization: /metrics needs the bearer token set in"
+                    " GONG_MEETINGS_METRICS_TOKEN",
+                    headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+                )
+        return Response(exposition(), headers=_NO_STORE, media_type=CONTENT_TYPE_LATEST)

@@ -5,16 +5,68 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gong_meetings import metrics
 from gong_meetings.ids import new_request_id
+from gong_meetings.wire import ErrorResponse, encode
 
 access_log = logging.getLogger("gong_meetings.access")
 REQUEST_ID_KEY = "gong_meetings.request_id"
 # Headers a handler wants on whatever response goes out, errors included ({name: value}).
 RESPONSE_HEADERS_KEY = "gong_meetings.response_headers"
+# The authenticated caller's workspace name, for the access log.
+WORKSPACE_KEY = "gong_meetings.workspace"
+# (status, message) when the connection layer refuses a request before the app sees it.
+REFUSAL_KEY = "gong_meetings.refusal"
+
+
+def record_request(
+    *,
+    request_id: str,
+    method: str,
+    path: str,
+    route: str,
+    status: int,
+    seconds: float,
+    workspace: str | None = None,
+) -> None:
+    """Count the request in the metrics and write its access-log line: never headers, never
+    bodies, so no credentials or meeting data reach the logs."""
+    metrics.observe_request(method, route, status, seconds)
+    if access_log.isEnabledFor(logging.INFO):
+        duration_ms = round(seconds * 1000, 2)
+        access_log.info(
+            "%s %s %s %.1fms request_id=%s workspace=%s",
+            method,
+            path,
+            status,
+            duration_ms,
+            request_id,
+            workspace or "-",
+            extra={
+                "requestId": request_id,
+                "workspace": workspace,
+                "method": method,
+                "route": route,
+                "path": path,
+                "status": status,
+                "durationMs": duration_ms,
+            },
+        )
+
+
+def error_body(request_id: str, message: str) -> bytes:
+    return encode(ErrorResponse(request_id, [message]))
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    template = getattr(route, "path_format", None)
+    return template if isinstance(template, str) else metrics.UNMATCHED_ROUTE
 
 
 class RequestIdMiddleware:
-    """Gives every response an `X-Request-Id`, 500s included, and logs one line per request."""
+    """Gives every response an `X-Request-Id`, 500s included, and records every request in
+    the metrics and the access log."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,18 +95,34 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            refusal = scope.get(REFUSAL_KEY)
+            if refusal is None:
+                await self.app(scope, receive, send_with_id)
+            else:
+                await _refuse(refusal, request_id, send_with_id)
         except Exception:
             if not status:
                 raise
             # Starlette re-raises after it has sent the 500; it is logged with the request id.
         finally:
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "%s %s %s %.1fms request_id=%s",
-                    scope["method"],
-                    scope["path"],
-                    status or 500,
-                    (time.perf_counter() - started) * 1000,
-                    request_id,
-                )
+            record_request(
+                request_id=request_id,
+                method=scope["method"],
+                path=scope["path"],
+                route=_route_template(scope),
+                status=status or 500,
+                seconds=time.perf_counter() - started,
+                workspace=scope.get(WORKSPACE_KEY),
+            )
+
+
+async def _refuse(refusal: tuple[int, str], request_id: str, send: Send) -> None:
+    status, message = refusal
+    body = error_body(request_id, message)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode("ascii")),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -12,7 +12,8 @@ from starlette.responses import JSONResponse, Response
 
 from gong_meetings.errors import RateLimited, Unauthorized
 from gong_meetings.server.auth import basic_credentials, client_address
-from gong_meetings.server.body import read_limited
+from gong_meetings.server.body import BodyLimits, read_limited
+from gong_meetings.server.middleware import WORKSPACE_KEY
 from gong_meetings.service.auth import REALM, Authenticator
 from gong_meetings.service.ratelimits import RateLimiter
 from gong_meetings.service.tokens import InvalidScope, TokenService, parse_scopes
@@ -45,12 +46,12 @@ class OAuthError(Exception):
         )
 
 
-async def _form(request: Request, max_bytes: int) -> dict[str, str]:
+async def _form(request: Request, limits: BodyLimits) -> dict[str, str]:
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != FORM:
         raise OAuthError("invalid_request", f"the body must be sent as {FORM}")
     try:
-        text = (await read_limited(request, max_bytes)).decode("utf-8")
+        text = (await read_limited(request, limits)).decode("utf-8")
         fields = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
     except (UnicodeDecodeError, ValueError):
         raise OAuthError("invalid_request", "the body is not a valid form") from None
@@ -86,12 +87,12 @@ class TokenRoutes:
         authenticator: Authenticator,
         limiter: RateLimiter,
         tokens: TokenService,
-        max_body: int,
+        body_limits: BodyLimits,
     ) -> None:
         self._authenticator = authenticator
         self._limiter = limiter
         self._tokens = tokens
-        self._max_body = max_body
+        self._body_limits = body_limits
 
     async def token(self, request: Request) -> Response:
         """POST /oauth2/token: exchange an access key and secret for a bearer token."""
@@ -102,12 +103,13 @@ class TokenRoutes:
             except RateLimited as error:
                 # Not an RFC 6749 code (it defines none for this); clients see the 429.
                 raise OAuthError("too_many_requests", str(error), 429, error.headers) from None
-            form = await _form(request, self._max_body)
+            form = await _form(request, self._body_limits)
             access_key, secret = _client(request, form)
             try:
                 caller = await self._authenticator.verify(access_key, secret)
             except Unauthorized:
                 raise OAuthError("invalid_client", "client authentication failed", 401) from None
+            request.scope[WORKSPACE_KEY] = caller.workspace_name
             if "grant_type" not in form:
                 raise OAuthError("invalid_request", "grant_type is required")
             if form["grant_type"] != GRANT:

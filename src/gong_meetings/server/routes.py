@@ -6,7 +6,7 @@ from starlette.responses import Response
 from gong_meetings.ids import parse_meeting_id
 from gong_meetings.records import StoredMeeting
 from gong_meetings.server.auth import Gate
-from gong_meetings.server.body import read_json
+from gong_meetings.server.body import BodyLimits, read_json
 from gong_meetings.server.preconditions import if_match
 from gong_meetings.server.query import idempotency_key, list_query
 from gong_meetings.server.responses import json_response, request_id
@@ -49,12 +49,12 @@ class MeetingRoutes:
         gate: Gate,
         meetings: MeetingService,
         integrations: IntegrationService,
-        max_body_bytes: int,
+        body_limits: BodyLimits,
     ) -> None:
         self._gate = gate
         self._meetings = meetings
         self._integrations = integrations
-        self._max_body_bytes = max_body_bytes
+        self._body_limits = body_limits
 
     async def meetings(self, request: Request) -> Response:
         """GET or POST /v2/meetings."""
@@ -67,7 +67,7 @@ class MeetingRoutes:
         caller = await self._gate.admit(request)
         require_scope(caller, SCOPE_CREATE)
         key = idempotency_key(request)
-        body = await read_json(request, CreateMeetingRequest, self._max_body_bytes)
+        body = await read_json(request, CreateMeetingRequest, self._body_limits)
         created = await self._meetings.create(caller, body, key)
         response = _meeting_response(request, created.stored, 201)
         if created.replayed:
@@ -108,7 +108,7 @@ class MeetingRoutes:
         """PUT /v2/meetings/{meetingId}: change the fields present in the body."""
         caller = await self._gate.admit(request)
         require_scope(caller, SCOPE_UPDATE)
-        body = await read_json(request, UpdateMeetingRequest, self._max_body_bytes)
+        body = await read_json(request, UpdateMeetingRequest, self._body_limits)
         meeting_id = parse_meeting_id(request.path_params["meetingId"])
         stored = await self._meetings.update(caller, meeting_id, body, if_match(request))
         return _meeting_response(request, stored)
@@ -125,7 +125,7 @@ class MeetingRoutes:
         """POST /v2/meetings/integration-status: check a user's or provider's integration."""
         caller = await self._gate.admit(request)
         require_scope(caller, SCOPE_STATUS)
-        body = await read_json(request, IntegrationStatusRequest, self._max_body_bytes)
+        body = await read_json(request, IntegrationStatusRequest, self._body_limits)
         answer = await self._integrations.status(caller, body)
         return json_response(
             IntegrationStatusResponse(

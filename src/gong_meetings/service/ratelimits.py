@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from limits.aio.storage import Storage
 from limits.errors import StorageError
 
+from gong_meetings import metrics
 from gong_meetings.errors import RateLimited
 from gong_meetings.records import Caller
 
@@ -141,6 +142,7 @@ class RateLimiter:
                 return []
             windows.append(Window(policy, allowed, seconds, max(0, allowed - count), reset))
             if count > allowed:
+                metrics.RATE_LIMITED.labels("workspace").inc()
                 restart = " (the daily count restarts at 00:00 UTC)" if unit == "day" else ""
                 raise RateLimited(
                     f"rate limit exceeded: workspace {caller.workspace_name!r} may make"
@@ -162,6 +164,7 @@ class RateLimiter:
         key, reset = self._failure_key(address)
         count = await self._counters.get(key)
         if count is not None and count >= self._failures_per_minute:
+            metrics.RATE_LIMITED.labels("failed_authentications").inc()
             raise RateLimited(
                 f"too many failed authentications from {address}: at most"
                 f" {self._failures_per_minute} a minute; retry after {_plural(reset, 'second')}",
@@ -169,6 +172,7 @@ class RateLimiter:
             )
 
     async def count_failure(self, address: str) -> None:
+        metrics.AUTHENTICATION_FAILURES.inc()
         key, _ = self._failure_key(address)
         await self._counters.incr(key, MINUTE_SECONDS + _CLOCK_SKEW_SECONDS)
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError,
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from gong_meetings import metrics
 from gong_meetings.config import PoolOptions
 from gong_meetings.errors import ServiceUnavailable
 
@@ -95,6 +96,7 @@ def _sync_engine(url: URL, options: PoolOptions) -> Engine:
 
 
 def _unavailable() -> ServiceUnavailable:
+    metrics.DATABASE_ERRORS.inc()
     return ServiceUnavailable(
         "database: unavailable, try again shortly", headers={"Retry-After": RETRY_AFTER_SECONDS}
     )
