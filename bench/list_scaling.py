@@ -35,7 +35,7 @@ from gong_meetings.storage.database import Database
 from gong_meetings.storage.meetings import insert_many
 from gong_meetings.storage.migrate import upgrade
 from gong_meetings.storage.tables import metadata
-from gong_meetings.wire import Attendee, Meeting
+from gong_meetings.wire import Meeting, MeetingAttendee
 
 RESULTS = Path(__file__).parent / "results"
 ORGANIZERS = 1_000
@@ -62,7 +62,9 @@ def load(database: Database, count: int, workspace_id: int) -> None:
                     organizer_email=f"organizer{rng.randrange(ORGANIZERS)}@bench.test",
                     meeting_url=f"https://meet.bench.test/{n}",
                     attendees=[
-                        Attendee(email_address=f"person{rng.randrange(ATTENDEES)}@bench.test")
+                        MeetingAttendee(
+                            email_address=f"person{rng.randrange(ATTENDEES)}@bench.test"
+                        )
                         for _ in range(2)
                     ],
                 )
