@@ -9,6 +9,7 @@ import json
 import math
 import os
 import shlex
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -95,6 +96,10 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     # Each worker builds its app from the environment, so it must see the options given here.
     os.environ["GONG_MEETINGS_HOST"] = settings.host
     os.environ["GONG_MEETINGS_PORT"] = str(settings.port)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler
+    # it found there, so the default one would end the process as "killed by SIGTERM". A stop
+    # on request that went well exits 0 instead.
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: None)
     with _metrics_shared_by(workers):
         uvicorn.run(
             "gong_meetings.server.app:create_app",

@@ -7,7 +7,6 @@ deadline) and always stopped, even when a test fails.
 import json
 import re
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
@@ -124,9 +123,8 @@ def test_a_meeting_survives_a_sigterm_restart(workdir: Path, logs: Path) -> None
         meeting = created.json()["meeting"]
 
         code, took = server.stop()
-        # uvicorn shuts down gracefully, then re-raises the signal it caught, so a clean stop
-        # shows as 0 or as "terminated by SIGTERM"; anything else (a crash, a hang) fails.
-        assert code in (0, -signal.SIGTERM), (code, server.stderr())
+        # A graceful stop exits 0; a crash or a hang fails.
+        assert code == 0, (code, server.stderr())
         assert took < STOP_DEADLINE_SECONDS
         assert "Application shutdown complete" in server.stderr()
         assert "Traceback" not in server.stderr()
