@@ -90,7 +90,7 @@ def grew(before: Samples, after: Samples, name: str, **labels: str) -> float:
 
 def assert_prometheus_text(response: httpx.Response) -> None:
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert response.headers["content-type"].startswith("text/plain;")
     assert response.headers["cache-control"] == "no-store"
 
 
@@ -367,9 +367,7 @@ async def test_a_configured_token_is_required_as_a_bearer_token(
         samples = parse_samples(allowed.text)
         # The refusals were counted like any request.
         assert value(samples, REQUESTS, method="GET", route="/metrics", status="401") >= 7
-
-
-def test_the_token_is_read_from_the_environment() -> None:
+    # The setting comes from GONG_MEETINGS_METRICS_TOKEN; empty or absent, /metrics is open.
     env = {"GONG_MEETINGS_METRICS_TOKEN": METRICS_TOKEN}
     assert Settings.from_env(env).metrics_token == METRICS_TOKEN
     assert Settings.from_env({}).metrics_token is None
