@@ -40,6 +40,7 @@ from tests.helpers import (
     make_tenant,
     meeting_body,
 )
+from tests.api.test_metrics import DATABASE_ERRORS, REQUESTS, parse_samples, value
 from tests.postgres import postgres_url, scratch_database
 from tests.system.live import SCRIPT, free_port, running_server, server_env
 
@@ -262,6 +263,19 @@ def assert_unavailable(response: httpx.Response) -> None:
     assert not any("SELECT" in e or "127.0.0.1" in e for e in errors), errors
 
 
+def database_metrics(http: httpx.Client) -> tuple[float, float]:
+    """From the live server's /metrics: database errors, and 503s answered to any request."""
+    response = http.get("/metrics")
+    assert response.status_code == 200, response.text
+    samples = parse_samples(response.text)
+    unavailable = sum(
+        number
+        for (name, labels), number in samples.items()
+        if name == REQUESTS and ("status", "503") in labels
+    )
+    return value(samples, DATABASE_ERRORS), unavailable
+
+
 def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
     started = time.monotonic()
     response = call()
@@ -362,6 +376,8 @@ def test_a_server_answers_503_while_the_database_is_down_and_recovers_by_itself(
         before = http.post(INTEGRATION_STATUS, json=status_body, auth=cached_key)
         assert before.status_code == 200, before.text
         assert proxy.open_connections() > 0  # the server's pool really goes through the proxy
+        errors_before, unavailable_before = database_metrics(http)
+        assert unavailable_before == 0
 
         proxy.off()
         assert proxy.open_connections() == 0
@@ -395,6 +411,11 @@ def test_a_server_answers_503_while_the_database_is_down_and_recovers_by_itself(
         not_ready = http.get("/readyz")
         assert not_ready.status_code == 503, not_ready.text
         assert not_ready.json() == {"status": "unavailable", "checks": {"database": "unavailable"}}
+        # /metrics needs no database, and counts each failure that made a request a 503: the
+        # twelve calls and the readiness check.
+        errors_during, unavailable_during = database_metrics(http)
+        assert unavailable_during - unavailable_before == 2 * len(calls) + 1
+        assert errors_during - errors_before == 2 * len(calls) + 1
 
         proxy.on()
         deadline = time.monotonic() + RECOVERY_DEADLINE_SECONDS
