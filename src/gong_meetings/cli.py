@@ -81,8 +81,6 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the API server."""
     import uvicorn
 
-    from gong_meetings.server.protocol import GuardedHttpToolsProtocol
-
     settings = Settings.from_env(host=host, port=port)
     if workers > 1 and settings.redis_url is None:
         _fail(
@@ -104,18 +102,27 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         uvicorn.run(
             "gong_meetings.server.app:create_app",
             factory=True,
-            host=settings.host,
-            port=settings.port,
             workers=workers,
-            http=GuardedHttpToolsProtocol,
-            access_log=False,  # our middleware logs each request with its request id
-            # X-Forwarded-For is trusted only from GONG_MEETINGS_TRUSTED_PROXIES (see the app).
-            proxy_headers=False,
-            log_config=log_config(settings.log_format),
-            # On SIGTERM uvicorn stops accepting, lets requests in flight finish for this long,
-            # then runs the app's shutdown, which closes the database pools.
-            timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
+            **server_options(settings),
         )
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How `serve` runs uvicorn (bench/ceiling.py serves its app the same way)."""
+    from gong_meetings.server.protocol import GuardedHttpToolsProtocol
+
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "http": GuardedHttpToolsProtocol,
+        "access_log": False,  # our middleware logs each request with its request id
+        # X-Forwarded-For is trusted only from GONG_MEETINGS_TRUSTED_PROXIES (see the app).
+        "proxy_headers": False,
+        "log_config": log_config(settings.log_format),
+        # On SIGTERM uvicorn stops accepting, lets requests in flight finish for this long,
+        # then runs the app's shutdown, which closes the database pools.
+        "timeout_graceful_shutdown": math.ceil(settings.shutdown_grace_seconds),
+    }
 
 
 @contextlib.contextmanager
