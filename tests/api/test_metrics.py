@@ -64,6 +64,7 @@ KNOWN_ROUTES = {
     "/readyz",
     "/metrics",
     "/docs",
+    "/docs/assets/{path}",
     "unmatched",
 }
 
@@ -172,12 +173,16 @@ async def test_unknown_paths_are_counted_as_unmatched_never_by_their_path(
     for path in paths:
         assert_error(await client.get(path), 404)
     assert_error(await client.delete("/wp-admin-7a1c9e"), 404)
+    # Under a mount, the mount's template: the file asked for is not a label either.
+    assert (await client.get("/docs/assets/missing-7a1c9e.js")).status_code == 404
     response = await client.get("/metrics")
     after = parse_samples(response.text)
 
     assert grew(before, after, REQUESTS, method="GET", route="unmatched", status="404") == 3
     assert grew(before, after, REQUESTS, method="DELETE", route="unmatched", status="404") == 1
     assert grew(before, after, f"{DURATION}_count", method="GET", route="unmatched") == 3
+    assets = {"method": "GET", "route": "/docs/assets/{path}", "status": "404"}
+    assert grew(before, after, REQUESTS, **assets) == 1
     assert "7a1c9e" not in response.text
     assert route_labels(after) <= KNOWN_ROUTES, route_labels(after) - KNOWN_ROUTES
 
@@ -309,6 +314,24 @@ async def test_database_errors_are_counted(
     assert grew(before, after, REQUESTS, method="POST", route="/v2/meetings", status="201") == 1
 
 
+def _unexpected(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("not a database error")
+
+
+async def test_an_unhandled_error_is_counted_as_a_500_and_not_as_a_database_error(
+    client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = await scrape(client)
+    monkeypatch.setattr(meeting_storage, "insert_meeting", _unexpected)
+    body = meeting_body(tenant.organizer)
+    assert_error(await client.post("/v2/meetings", json=body, auth=tenant.auth), 500)
+    after = await scrape(client)
+
+    assert grew(before, after, REQUESTS, method="POST", route="/v2/meetings", status="500") == 1
+    assert grew(before, after, f"{DURATION}_count", method="POST", route="/v2/meetings") == 1
+    assert grew(before, after, DATABASE_ERRORS) == 0
+
+
 # ---------------------------------------------------------------------------------------------
 # Access to /metrics
 
@@ -342,7 +365,9 @@ async def test_a_configured_token_is_required_as_a_bearer_token(
     settings: Settings, tenant: Tenant
 ) -> None:
     guarded = dataclasses.replace(settings, metrics_token=METRICS_TOKEN)
+    bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
     async with app_client(guarded) as client:
+        before = await scrape(client, bearer)
         refusals = {
             "no header": {},
             "wrong token": {"Authorization": "Bearer not-the-metrics-token"},
@@ -362,11 +387,10 @@ async def test_a_configured_token_is_required_as_a_bearer_token(
         assert_error(basic, 401, "Authorization")
         assert basic.headers["www-authenticate"].startswith("Bearer ")
 
-        allowed = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
-        assert_prometheus_text(allowed)
-        samples = parse_samples(allowed.text)
-        # The refusals were counted like any request.
-        assert value(samples, REQUESTS, method="GET", route="/metrics", status="401") >= 7
+        after = await scrape(client, bearer)
+    # The refusals were counted like any request; the first scrape was let in.
+    assert grew(before, after, REQUESTS, method="GET", route="/metrics", status="401") == 7
+    assert grew(before, after, REQUESTS, method="GET", route="/metrics", status="200") == 1
     # The setting comes from GONG_MEETINGS_METRICS_TOKEN; empty or absent, /metrics is open.
     env = {"GONG_MEETINGS_METRICS_TOKEN": METRICS_TOKEN}
     assert Settings.from_env(env).metrics_token == METRICS_TOKEN
@@ -400,7 +424,10 @@ async def test_metrics_are_not_charged_against_a_workspace_or_blocked_by_failure
         # The workspace still has its whole second, and its whole day less these calls.
         first = await status_call(client, tenant, auth=tenant.auth)
         assert first.status_code == 200, first.text
-        assert windows(first) == {"per-second": (1, 1), "per-day": (999, windows(first)["per-day"][1])}
+        assert windows(first) == {
+            "per-second": (1, 1),
+            "per-day": (999, windows(first)["per-day"][1]),
+        }
         second = await status_call(client, tenant, auth=tenant.auth)
         assert windows(second)["per-second"] == (0, 1)
 

@@ -31,6 +31,7 @@ from gong_meetings.config import PoolOptions, Settings
 from gong_meetings.service.accounts import AccountService
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.migrate import upgrade
+from tests.api.test_metrics import DATABASE_ERRORS, REQUESTS, parse_samples, value
 from tests.helpers import (
     Tenant,
     app_client,
@@ -40,7 +41,6 @@ from tests.helpers import (
     make_tenant,
     meeting_body,
 )
-from tests.api.test_metrics import DATABASE_ERRORS, REQUESTS, parse_samples, value
 from tests.postgres import postgres_url, scratch_database
 from tests.system.live import SCRIPT, free_port, running_server, server_env
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from gong_meetings.errors import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from gong_meetings.server.problems import all_problems
@@ -34,7 +34,8 @@ async def read_limited(request: Request, limits: BodyLimits) -> bytes:
     max_bytes = limits.max_bytes
     too_large = PayloadTooLarge(f"body: larger than the limit of {max_bytes} bytes", headers=_CLOSE)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    # isascii: str.isdigit() also accepts superscripts, which int() refuses.
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise too_large
     chunks = bytearray()
     try:
@@ -44,6 +45,9 @@ async def read_limited(request: Request, limits: BodyLimits) -> bytes:
                 # Checked as the body arrives, so a huge body is never held in memory whole.
                 if len(chunks) > max_bytes:
                     raise too_large
+    except ClientDisconnect:
+        # Nobody will read the answer; a 400 keeps the hang-up out of the error log and 5xx.
+        raise BadRequest("body: the client closed the connection before sending it all") from None
     except TimeoutError:
         raise RequestTimeout(
             f"body: not received in full within {limits.timeout_seconds:g} seconds",

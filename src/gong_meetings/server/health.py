@@ -46,13 +46,15 @@ class HealthRoutes:
 
 class MetricsRoute:
     def __init__(self, token: str | None) -> None:
-        self._expected = f"Bearer {token}".encode() if token else None
+        self._expected = token.encode() if token else None
 
     async def metrics(self, request: Request) -> Response:
         """GET /metrics: Prometheus text; with a token configured, only for its bearer."""
         if self._expected is not None:
-            given = request.headers.get("authorization", "").strip().encode("latin-1")
-            if not hmac.compare_digest(given, self._expected):
+            scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode("latin-1"), self._expected
+            ):
                 raise Unauthorized(
                     "Authorization: /metrics needs the bearer token set in"
                     " GONG_MEETINGS_METRICS_TOKEN",

@@ -1,5 +1,6 @@
 """Pure ASGI middleware (Starlette's BaseHTTPMiddleware costs too much per request)."""
 
+import asyncio
 import logging
 import time
 
@@ -100,6 +101,13 @@ class RequestIdMiddleware:
                 await self.app(scope, receive, send_with_id)
             else:
                 await _refuse(refusal, request_id, send_with_id)
+        except asyncio.CancelledError:
+            # The shutdown grace period ran out: answer in the contract's shape, not uvicorn's.
+            if not status:
+                body = error_body(request_id, "server shutting down; retry the request")
+                await send_with_id(_error_start(503, body))
+                await send_with_id({"type": "http.response.body", "body": body})
+            raise
         except Exception:
             if not status:
                 raise
@@ -116,13 +124,17 @@ class RequestIdMiddleware:
             )
 
 
-async def _refuse(refusal: tuple[int, str], request_id: str, send: Send) -> None:
-    status, message = refusal
-    body = error_body(request_id, message)
+def _error_start(status: int, body: bytes) -> Message:
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode("ascii")),
         (b"connection", b"close"),
     ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    return {"type": "http.response.start", "status": status, "headers": headers}
+
+
+async def _refuse(refusal: tuple[int, str], request_id: str, send: Send) -> None:
+    status, message = refusal
+    body = error_body(request_id, message)
+    await send(_error_start(status, body))
     await send({"type": "http.response.body", "body": body})
