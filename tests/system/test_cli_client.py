@@ -138,15 +138,30 @@ class Live:
     def status_of(self, meeting_id: str) -> int:
         return self.http.get(f"/v2/meetings/{meeting_id}").status_code
 
-    def log_count(self, pattern: str) -> int:
-        return len(re.findall(pattern, self.server.stderr(), re.MULTILINE))
+    def access_log(self) -> list[dict[str, Any]]:
+        """The server's JSON access-log entries so far (only whole lines: the last may still
+        be being written)."""
+        entries = []
+        for line in self.server.stderr().split("\n")[:-1]:
+            if line.startswith("{"):
+                entry = json.loads(line)
+                if entry["logger"] == "gong_meetings.access":
+                    entries.append(entry)
+        return entries
 
-    def wait_for_log(self, pattern: str, count: int = 1) -> int:
-        """Until the server's log has `count` lines matching `pattern`; how many it has."""
+    def access_count(self, **fields: Any) -> int:
+        """How many access-log entries have all of `fields`."""
+        return sum(
+            all(entry.get(name) == value for name, value in fields.items())
+            for entry in self.access_log()
+        )
+
+    def wait_for_access(self, count: int = 1, **fields: Any) -> int:
+        """Until the access log has `count` entries with all of `fields`; how many it has."""
         deadline = time.monotonic() + LOG_DEADLINE_SECONDS
-        while (found := self.log_count(pattern)) < count and time.monotonic() < deadline:
+        while (found := self.access_count(**fields)) < count and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert found >= count, (pattern, self.server.stderr()[-2000:])
+        assert found >= count, (fields, self.server.stderr()[-2000:])
         return found
 
     def server_error(self, env: dict[str, str], *args: str, status: int) -> str:
@@ -157,7 +172,7 @@ class Live:
         found = ERROR_LINE.fullmatch(line)
         assert found, line
         assert int(found["status"]) == status, line
-        self.wait_for_log(rf"^INFO: +\S+ \S+ {status} \S+ request_id={re.escape(found['id'])}$")
+        self.wait_for_access(requestId=found["id"], status=status)
         return found["messages"]
 
 
@@ -179,6 +194,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     work = root / "work"
     work.mkdir()
     env = server_env(f"sqlite:///{work}/gong-meetings.db")
+    env["GONG_MEETINGS_LOG_FORMAT"] = "json"
     roomy = ("--rate-limit-per-second", "100000", "--rate-limit-per-day", "100000000")
     admin(env, "workspaces", "create", WORKSPACE, *roomy)
     admin(env, "workspaces", "create", PAGING, *roomy, "--auto-provision-users")
@@ -434,13 +450,13 @@ def row(meeting: dict[str, Any]) -> str:
 
 def test_list_follows_every_page(live: Live, paged: list[dict[str, Any]]) -> None:
     env = live.env(live.paging_key)
-    page_requests = r"^INFO: +GET /v2/meetings 200 "
-    before = live.log_count(page_requests)
+    page_requests = {"method": "GET", "route": "/v2/meetings", "status": 200}
+    before = live.access_count(**page_requests)
     printed = lines(env, "meetings", "list", "--page-size", "4")
     assert printed == [row(m) for m in paged]
     assert printed[0] == f"{paged[0]['id']}\t2031-02-01T08:00:00Z\t{CARLA}\tPaged meeting 00"
     # 15 meetings, 4 a page: four requests, the last one for three meetings.
-    assert live.wait_for_log(page_requests, before + 4) == before + 4
+    assert live.wait_for_access(before + 4, **page_requests) == before + 4
 
     listed = json.loads(succeeds(env, "meetings", "list", "--page-size", "4", "--json"))
     assert listed == paged
@@ -680,13 +696,12 @@ def test_end_before_start_is_the_servers_400_naming_scheduled_end(live: Live) ->
 def test_usage_errors_are_one_line_exit_2_and_send_nothing(
     live: Live, args: tuple[str, ...], fragments: tuple[str, ...]
 ) -> None:
-    requests = r"^INFO: +\S+ /"
-    before = live.log_count(requests)
+    before = len(live.access_log())
     line = fails(live.env(), *args, code=2)
     for fragment in fragments:
         assert fragment in line, (fragment, line)
     time.sleep(0.1)
-    assert live.log_count(requests) == before
+    assert len(live.access_log()) == before
 
 
 @pytest.mark.parametrize(
