@@ -1,8 +1,9 @@
 """The database handle: engines, and a way to run a function inside one transaction.
 
 Storage functions are plain synchronous SQLAlchemy Core code taking a `Connection`. The server
-runs each transaction in one step: on SQLite, one hop to a dedicated thread that owns the
-connection (aiosqlite would cost a hop per statement); on PostgreSQL, through psycopg's async
+runs each transaction in one step: on SQLite, on a dedicated thread that runs the requests
+arriving together in one transaction with one commit (see group_commit; aiosqlite would cost a
+hop per statement); on PostgreSQL, through psycopg's async
 driver and a pool, with `run_sync` driving the same code. Admin commands and migrations use the
 synchronous engine.
 """
@@ -10,7 +11,6 @@ synchronous engine.
 import asyncio
 import sqlite3
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, select
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from gong_meetings import metrics
 from gong_meetings.config import PoolOptions
 from gong_meetings.errors import ServiceUnavailable
+from gong_meetings.storage.group_commit import GroupCommitter
 
 T = TypeVar("T")
 
@@ -114,7 +115,7 @@ class Database:
         self.options = options or PoolOptions()
         self.is_sqlite = self.url.drivername == "sqlite"
         self.engine = _sync_engine(self.url, self.options)
-        self._executor: ThreadPoolExecutor | None = None
+        self._committer = GroupCommitter(self.engine) if self.is_sqlite else None
         self._async_engine: AsyncEngine | None = None
         # Waiting for a connection, making one, and the statements themselves, with a margin.
         self._deadline_seconds = (
@@ -152,11 +153,9 @@ class Database:
         await self.run(lambda connection: connection.execute(select(1)))
 
     async def _run_once(self, work: Callable[[Connection], T]) -> T:
-        if self.is_sqlite:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gong-db")
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self.transaction, work)
+        if self._committer is not None:
+            result: T = await self._committer.run(work)
+            return result
         return await self._run_postgres(work)
 
     async def _run_postgres(self, work: Callable[[Connection], T]) -> T:
@@ -193,8 +192,8 @@ class Database:
         self.close()
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        if self._committer is not None:
+            self._committer.close()
         self.engine.dispose()
 
 

@@ -1,0 +1,120 @@
+"""SQLite transactions shared by the requests that arrive together (group commit).
+
+One thread owns the writing: it takes every piece of work waiting in its queue, runs each in
+a savepoint of one transaction, commits once, and only then answers each request with its
+own outcome. So a request still answers only after the commit that holds its rows, but a
+burst of requests costs one hop to the thread, one `BEGIN IMMEDIATE` and one commit instead
+of one each. A piece of work that fails rolls back to its savepoint, alone; a commit that
+fails fails the whole batch, none of which was answered yet.
+"""
+
+import asyncio
+import contextlib
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+# Bounds how long one batch holds SQLite's write lock, and so the wait of the next requests.
+MAX_BATCH = 64
+
+Work = Callable[[Connection], Any]
+_Job = tuple[Work, "asyncio.Future[Any]"]
+_Outcome = tuple[bool, Any]  # (succeeded, the result or the exception)
+
+
+class GroupCommitter:
+    def __init__(self, engine: Engine, max_batch: int = MAX_BATCH) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    async def run(self, work: Work) -> Any:
+        """`work`'s result once the transaction that ran it has committed."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._start()
+        self._jobs.put((work, future))
+        return await future
+
+    def close(self) -> None:
+        """Finish the work already queued, then stop the thread."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _start(self) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._serve, name="gong-db", daemon=True)
+                    self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            batch = [job]
+            stopping = False
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                batch.append(more)
+            _settle(batch, self._run_batch([work for work, _ in batch]))
+            if stopping:
+                return
+
+    def _run_batch(self, works: list[Work]) -> list[_Outcome]:
+        try:
+            with self._engine.connect() as connection:
+                if len(works) == 1:  # nothing to keep apart: no savepoint needed
+                    with connection.begin():
+                        return [(True, works[0](connection))]
+                outcomes: list[_Outcome] = []
+                with connection.begin():
+                    # Savepoints straight through the driver: SQLAlchemy's own compile their
+                    # statement anew each time, which costs more than the work itself.
+                    driver = connection.connection.driver_connection
+                    assert driver is not None
+                    for work in works:
+                        driver.execute("SAVEPOINT work")
+                        try:
+                            outcomes.append((True, work(connection)))
+                        except Exception as error:
+                            driver.execute("ROLLBACK TO work")
+                            outcomes.append((False, error))
+                        driver.execute("RELEASE work")
+                return outcomes
+        except Exception as error:  # BEGIN, the connection or the commit failed: none is stored
+            return [(False, error)] * len(works)
+
+
+def _settle(batch: list[_Job], outcomes: list[_Outcome]) -> None:
+    """Hand each outcome to its request on the request's own event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], _Outcome]]] = {}
+    for (_, future), outcome in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(future.get_loop(), []).append((future, outcome))
+    for loop, settled in by_loop.items():
+        # A loop that has closed has nobody waiting for these any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_resolve, settled)
+
+
+def _resolve(settled: list[tuple["asyncio.Future[Any]", _Outcome]]) -> None:
+    for future, (succeeded, value) in settled:
+        if future.done():  # the request was cancelled while its work ran
+            continue
+        if succeeded:
+            future.set_result(value)
+        else:
+            future.set_exception(value)

@@ -1,0 +1,122 @@
+"""Group commit on SQLite (storage/group_commit.py): the transactions that arrive together share
+one commit, each still answers only after that commit, and one request's failure is its own.
+
+Each test holds the database thread in a first piece of work until the others are queued, so
+that they are certain to run as one batch.
+"""
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from gong_meetings.storage.database import Database
+
+BATCH = 30
+WAIT_SECONDS = 10.0
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path}/group.db")
+    database.transaction(
+        lambda c: (
+            c.exec_driver_sql("CREATE TABLE parents (id INTEGER PRIMARY KEY)"),
+            c.exec_driver_sql(
+                "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL,"
+                " parent_id INTEGER REFERENCES parents (id))"
+            ),
+        )
+    )
+    yield database
+    database.close()
+
+
+def add_note(note_id: int, parent_id: int | None = None) -> Callable[[Connection], int]:
+    def work(connection: Connection) -> int:
+        connection.exec_driver_sql(
+            "INSERT INTO notes (id, body, parent_id) VALUES (?, ?, ?)",
+            (note_id, f"note {note_id}", parent_id),
+        )
+        return note_id
+
+    return work
+
+
+def stored_ids(database: Database) -> set[int]:
+    rows = database.transaction(lambda c: c.exec_driver_sql("SELECT id FROM notes").all())
+    return {row[0] for row in rows}
+
+
+def commits_of(database: Database) -> list[int]:
+    """A list that grows by one at each commit on the database's engine."""
+    commits: list[int] = []
+    sa.event.listen(database.engine, "commit", lambda _connection: commits.append(1))
+    return commits
+
+
+async def as_one_batch(database: Database, works: list[Callable[[Connection], Any]]) -> list[Any]:
+    """Run `works` concurrently while the database thread is held, so they queue up and run as
+    one batch when it is let go. Each one's result or exception, in order."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold(_connection: Connection) -> None:
+        started.set()
+        assert release.wait(WAIT_SECONDS)
+
+    holding = asyncio.ensure_future(database.run(hold))
+    assert await asyncio.to_thread(started.wait, WAIT_SECONDS)
+    tasks = [asyncio.ensure_future(database.run(work)) for work in works]
+    await asyncio.sleep(0.05)  # every task has queued its work
+    release.set()
+    await holding
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_requests_that_arrive_together_share_one_commit(database: Database) -> None:
+    commits = commits_of(database)
+    results = await as_one_batch(database, [add_note(i) for i in range(1, BATCH + 1)])
+    # One commit for the held work, one for the thirty that queued behind it.
+    assert len(commits) == 2
+    assert results == list(range(1, BATCH + 1))
+    assert stored_ids(database) == set(range(1, BATCH + 1))
+
+
+async def test_a_request_that_fails_rolls_back_alone(database: Database) -> None:
+    def add_then_fail(connection: Connection) -> None:
+        add_note(2)(connection)
+        raise ValueError("refused after writing")
+
+    first, failed, last = await as_one_batch(database, [add_note(1), add_then_fail, add_note(3)])
+    assert (first, last) == (1, 3)
+    assert isinstance(failed, ValueError)
+    assert stored_ids(database) == {1, 3}
+
+
+async def test_a_failed_commit_fails_the_whole_batch_and_stores_none_of_it(
+    database: Database,
+) -> None:
+    def break_the_commit(connection: Connection) -> None:
+        # A foreign key checked only at COMMIT: the statement succeeds, the commit cannot.
+        connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+        add_note(2, parent_id=999)(connection)
+
+    results = await as_one_batch(database, [add_note(1), break_the_commit, add_note(3)])
+    assert all(isinstance(result, sa.exc.IntegrityError) for result in results), results
+    assert stored_ids(database) == set()
+    # The thread and its connection carry on.
+    assert await database.run(add_note(4)) == 4
+    assert stored_ids(database) == {4}
+
+
+async def test_close_finishes_the_work_already_queued(database: Database) -> None:
+    tasks = [asyncio.ensure_future(database.run(add_note(i))) for i in range(1, 6)]
+    await asyncio.sleep(0)  # queued
+    await asyncio.to_thread(database.close)
+    assert [await task for task in tasks] == [1, 2, 3, 4, 5]
+    assert stored_ids(database) == {1, 2, 3, 4, 5}
