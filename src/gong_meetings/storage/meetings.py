@@ -1,14 +1,16 @@
 """Queries on meetings, always scoped to one workspace."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Column, Connection, Row, Select, delete, func, select, tuple_, update
+from sqlalchemy import Column, Connection, Select, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gong_meetings.records import StoredMeeting
+from gong_meetings.storage.driver import fetch_one
 from gong_meetings.storage.tables import insert_or_skip, meeting_counts, meeting_people, meetings
 from gong_meetings.storage.timestamps import from_db, now, to_db
 from gong_meetings.wire import Meeting, MeetingAttendee
@@ -31,19 +33,42 @@ def _values(meeting: Meeting) -> dict[str, object]:
     }
 
 
-def _meeting(row: Row[tuple[object, ...]]) -> Meeting:
-    return Meeting(
-        id=str(row.id),
-        title=row.title,
-        scheduled_start=from_db(row.scheduled_start),
-        scheduled_end=from_db(row.scheduled_end),
-        organizer_email=row.organizer_email,
-        meeting_url=row.meeting_url,
-        attendees=_attendees_decoder.decode(row.attendees),
-        description=row.description,
-        meeting_provider=row.meeting_provider,
-        external_meeting_id=row.external_meeting_id,
+# What a meeting is read as, in this order, by every query that reads meetings.
+MEETING_COLUMNS = (
+    "id",
+    "title",
+    "scheduled_start",
+    "scheduled_end",
+    "organizer_email",
+    "meeting_url",
+    "attendees",
+    "description",
+    "meeting_provider",
+    "external_meeting_id",
+    "version",
+)
+_SELECTED = [meetings.c[name] for name in MEETING_COLUMNS]
+_GET_MEETING = (  # built from the constant above only: nothing comes from a request
+    f"SELECT {', '.join(MEETING_COLUMNS)} FROM meetings"  # noqa: S608
+    " WHERE id = :meeting_id AND workspace_id = :workspace_id"
+)
+
+
+def _stored(row: Sequence[Any]) -> StoredMeeting:
+    """A row of MEETING_COLUMNS as the meeting and its version."""
+    meeting = Meeting(
+        id=str(row[0]),
+        title=row[1],
+        scheduled_start=from_db(row[2]),
+        scheduled_end=from_db(row[3]),
+        organizer_email=row[4],
+        meeting_url=row[5],
+        attendees=_attendees_decoder.decode(row[6]),
+        description=row[7],
+        meeting_provider=row[8],
+        external_meeting_id=row[9],
     )
+    return StoredMeeting(meeting, row[10])
 
 
 ORGANIZER = "ORGANIZER"
@@ -133,12 +158,13 @@ def insert_many(connection: Connection, workspace_id: int, batch: list[Meeting])
 def get_meeting(
     connection: Connection, workspace_id: int, meeting_id: int, *, for_update: bool = False
 ) -> StoredMeeting | None:
-    """The meeting and its version; `for_update` locks the row until the transaction ends."""
-    query = select(meetings).where(
-        meetings.c.id == meeting_id, meetings.c.workspace_id == workspace_id
-    )
-    row = connection.execute(query.with_for_update() if for_update else query).first()
-    return None if row is None else StoredMeeting(_meeting(row), row.version)
+    """The meeting and its version; `for_update` locks the row until the transaction ends
+    (on PostgreSQL: SQLite's writer already holds the whole database)."""
+    sql = _GET_MEETING
+    if for_update and connection.dialect.name == "postgresql":
+        sql += " FOR UPDATE"
+    row = fetch_one(connection, sql, {"meeting_id": meeting_id, "workspace_id": workspace_id})
+    return None if row is None else _stored(row)
 
 
 def replace_meeting(
@@ -187,14 +213,14 @@ def _filtered(
     people = [(r, e) for r, e in ((ATTENDEE, where.attendee), (ORGANIZER, where.organizer)) if e]
     if not people:
         start, meeting_id = meetings.c.scheduled_start, meetings.c.id
-        query = select(meetings) if rows else select(func.count()).select_from(meetings)
+        query = select(*_SELECTED) if rows else select(func.count()).select_from(meetings)
         query = query.where(meetings.c.workspace_id == workspace_id)
     else:
         (role, email), *others = people
         lead = meeting_people.alias("lead")
         start, meeting_id = lead.c.scheduled_start, lead.c.meeting_id
         if rows:
-            query = select(meetings).select_from(lead).join(meetings, meetings.c.id == meeting_id)
+            query = select(*_SELECTED).select_from(lead).join(meetings, meetings.c.id == meeting_id)
         else:
             query = select(func.count()).select_from(lead)
         query = query.where(
@@ -224,7 +250,7 @@ def list_meetings(
     if after is not None:
         query = query.where(tuple_(start, meeting_id) > tuple_(to_db(after[0]), after[1]))
     rows = connection.execute(query.order_by(start, meeting_id).limit(limit))
-    return [StoredMeeting(_meeting(row), row.version) for row in rows]
+    return [_stored(row) for row in rows]
 
 
 def count_meetings(connection: Connection, workspace_id: int, where: MeetingFilter) -> int:
