@@ -276,3 +276,30 @@ async def test_random_creates_updates_and_deletes_keep_the_tables_in_step(
             assert found.status_code == 200, found.text
             assert {m["id"] for m in found.json()["meetings"]} == expected, email
             assert found.json()["records"]["totalRecords"] == len(expected)
+
+
+def test_a_meeting_stored_by_either_writer_reads_back_and_sorts_alike(database: Database) -> None:
+    """insert_meeting writes plain SQL through the driver, insert_many through SQLAlchemy: on
+    SQLite both must store a date-time as the same text, or lists would sort them apart."""
+    acme = workspace_ids(database)["acme"]
+    start = datetime(2030, 1, 15, 10, 0, 0, 500, tzinfo=UTC)
+    by_driver = a_meeting(1, "o@acme.test", "a@acme.test", start=start)
+    by_sqlalchemy = a_meeting(2, "o@acme.test", "a@acme.test", start=start)
+    assert insert(database, acme, by_driver)
+    database.transaction(lambda c: meeting_store.insert_many(c, acme, [by_sqlalchemy]))
+    with connect(database.url.render_as_string(hide_password=False)) as connection:
+        stored = connection.execute(
+            sa.text(
+                "SELECT m.id, m.scheduled_start, m.scheduled_end, p.scheduled_start"
+                " FROM meetings m JOIN meeting_people p ON p.meeting_id = m.id"
+                " WHERE p.role = 'ORGANIZER' ORDER BY m.id"
+            )
+        ).all()
+    assert [row[0] for row in stored] == [1, 2]
+    assert stored[0][1:] == stored[1][1:]
+    for meeting in (by_driver, by_sqlalchemy):
+        found = database.transaction(
+            lambda c, m=meeting: meeting_store.get_meeting(c, acme, int(m.id))
+        )
+        assert found is not None
+        assert found.meeting == meeting

@@ -180,7 +180,7 @@ class MeetingService:
     ) -> StoredMeeting:
         """Store `meeting`, registering or refusing an unknown organizer first."""
         organizer = normalize_email(request.organizer_email)
-        if account_store.find_user(connection, caller.workspace_id, organizer) is None:
+        if not account_store.user_exists(connection, caller.workspace_id, organizer):
             workspace = account_store.get_workspace(connection, caller.workspace_id)
             if not workspace.auto_provision_users:
                 raise BadRequest(

@@ -5,6 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gong_meetings.errors import Conflict
 from gong_meetings.records import ApiKey, Integration, Quota, User, Workspace
+from gong_meetings.storage.driver import fetch_one
 from gong_meetings.storage.tables import (
     api_keys,
     insert_or_skip,
@@ -173,6 +174,12 @@ def find_user(connection: Connection, workspace_id: int, email: str) -> User | N
         select(users).where(users.c.workspace_id == workspace_id, users.c.email == email)
     ).first()
     return None if row is None else _user(row)
+
+
+def user_exists(connection: Connection, workspace_id: int, email: str) -> bool:
+    """Whether the workspace has this (lower-cased) user: on every create, so plain SQL."""
+    sql = "SELECT 1 FROM users WHERE workspace_id = :workspace_id AND email = :email"
+    return fetch_one(connection, sql, {"workspace_id": workspace_id, "email": email}) is not None
 
 
 def list_users(connection: Connection, workspace_id: int) -> list[User]:

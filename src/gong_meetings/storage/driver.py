@@ -7,15 +7,18 @@ directly, inside the transaction SQLAlchemy began; on PostgreSQL they go through
 `exec_driver_sql`, rewritten to the driver's `%(name)s` style.
 
 Values come back as the driver gives them: on SQLite a date-time is the text SQLAlchemy stored
-(`storage.timestamps.from_db` reads both forms).
+(`storage.timestamps.from_db` reads both forms), and `instant` writes one the same way.
 """
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection
+
+from gong_meetings.storage.timestamps import to_db
 
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -43,3 +46,33 @@ def fetch_one(
     """The first row `sql` returns, or None."""
     found = fetch_all(connection, sql, parameters)
     return found[0] if found else None
+
+
+def execute(
+    connection: Connection,
+    sql: str,
+    parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+) -> None:
+    """Run a statement that returns nothing; a sequence of parameter sets runs it for each."""
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        if isinstance(parameters, Mapping):
+            driver.execute(sql, parameters)
+        else:
+            driver.executemany(sql, parameters)
+        return
+    many = dict(parameters) if isinstance(parameters, Mapping) else [dict(p) for p in parameters]
+    connection.exec_driver_sql(_pyformat(sql), many)
+
+
+def instant(connection: Connection, value: datetime) -> datetime | str:
+    """A UTC instant as a parameter: on SQLite, the text SQLAlchemy's DateTime stores, so that
+    rows written either way compare and sort alike."""
+    utc = to_db(value)
+    if connection.dialect.name != "sqlite":
+        return utc
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+        f" {utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}"
+    )

@@ -7,11 +7,10 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Column, Connection, Select, delete, func, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from gong_meetings.records import StoredMeeting
-from gong_meetings.storage.driver import fetch_one
-from gong_meetings.storage.tables import insert_or_skip, meeting_counts, meeting_people, meetings
+from gong_meetings.storage.driver import execute, fetch_one, instant
+from gong_meetings.storage.tables import meeting_counts, meeting_people, meetings
 from gong_meetings.storage.timestamps import from_db, now, to_db
 from gong_meetings.wire import Meeting, MeetingAttendee
 
@@ -75,15 +74,19 @@ ORGANIZER = "ORGANIZER"
 ATTENDEE = "ATTENDEE"
 
 
-def _people(meeting: Meeting, workspace_id: int) -> list[dict[str, object]]:
-    """The meeting's rows in meeting_people: its organizer and each attendee with an email."""
+def _people(
+    meeting: Meeting, workspace_id: int, start: datetime | str | None = None
+) -> list[dict[str, object]]:
+    """The meeting's rows in meeting_people: its organizer and each attendee with an email.
+    `start` is the meeting's start as a parameter, when not a datetime (see driver.instant)."""
     emails = {(ORGANIZER, meeting.organizer_email.lower())}
     emails |= {
         (ATTENDEE, attendee.email_address.lower())
         for attendee in meeting.attendees
         if isinstance(attendee.email_address, str)
     }
-    start = to_db(meeting.scheduled_start)
+    if start is None:
+        start = to_db(meeting.scheduled_start)
     return [
         {
             "meeting_id": int(meeting.id),
@@ -96,37 +99,47 @@ def _people(meeting: Meeting, workspace_id: int) -> list[dict[str, object]]:
     ]
 
 
+_COUNT = (
+    "INSERT INTO meeting_counts (workspace_id, meetings) VALUES (:workspace_id, :change)"
+    " ON CONFLICT (workspace_id) DO UPDATE SET meetings = meeting_counts.meetings + :change"
+)
+_INSERT_MEETING = (
+    "INSERT INTO meetings (id, workspace_id, created_at, updated_at, version, title,"
+    " scheduled_start, scheduled_end, organizer_email, meeting_url, attendees, description,"
+    " meeting_provider, external_meeting_id)"
+    " VALUES (:id, :workspace_id, :created_at, :updated_at, 1, :title, :scheduled_start,"
+    " :scheduled_end, :organizer_email, :meeting_url, :attendees, :description,"
+    " :meeting_provider, :external_meeting_id)"
+    # RETURNING, not rowcount: drivers differ in what rowcount says for a skipped row.
+    " ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+_INSERT_PERSON = (
+    "INSERT INTO meeting_people (meeting_id, role, email, workspace_id, scheduled_start)"
+    " VALUES (:meeting_id, :role, :email, :workspace_id, :scheduled_start)"
+)
+
+
 def _count(connection: Connection, workspace_id: int, change: int) -> None:
     """Add `change` to the workspace's meeting count, creating the count at its first meeting."""
-    insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
-    statement = insert(meeting_counts).values(workspace_id=workspace_id, meetings=change)
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["workspace_id"],
-            set_={"meetings": meeting_counts.c.meetings + change},
-        )
-    )
+    execute(connection, _COUNT, {"workspace_id": workspace_id, "change": change})
 
 
 def insert_meeting(connection: Connection, workspace_id: int, meeting: Meeting) -> bool:
     """Store a new meeting at version 1; False when its id is taken (another process's)."""
-    stamp = now()
-    result = connection.execute(
-        insert_or_skip(connection, meetings, ["id"])
-        .values(
-            id=int(meeting.id),
-            workspace_id=workspace_id,
-            created_at=stamp,
-            updated_at=stamp,
-            version=1,
-            **_values(meeting),
-        )
-        # RETURNING, not rowcount: drivers differ in what rowcount says for a skipped row.
-        .returning(meetings.c.id)
-    )
-    if result.first() is None:
+    stamp = instant(connection, now())
+    start = instant(connection, meeting.scheduled_start)
+    parameters = {
+        **_values(meeting),
+        "id": int(meeting.id),
+        "workspace_id": workspace_id,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "scheduled_start": start,
+        "scheduled_end": instant(connection, meeting.scheduled_end),
+    }
+    if fetch_one(connection, _INSERT_MEETING, parameters) is None:
         return False
-    connection.execute(meeting_people.insert(), _people(meeting, workspace_id))
+    execute(connection, _INSERT_PERSON, _people(meeting, workspace_id, start))
     _count(connection, workspace_id, 1)
     return True
 
