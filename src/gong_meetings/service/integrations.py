@@ -90,7 +90,7 @@ class IntegrationService:
             )
             return _for_provider(provider, found)
         normalized = normalize_email(email)
-        if account_store.find_user(connection, caller.workspace_id, normalized) is None:
+        if not account_store.user_exists(connection, caller.workspace_id, normalized):
             return IntegrationAnswer(
                 False, INACTIVE, f"{email} is not a user of this workspace", provider
             )

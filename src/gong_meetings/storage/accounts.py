@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gong_meetings.errors import Conflict
 from gong_meetings.records import ApiKey, Integration, Quota, User, Workspace
-from gong_meetings.storage.driver import fetch_one
+from gong_meetings.storage.driver import fetch_all, fetch_one
 from gong_meetings.storage.tables import (
     api_keys,
     insert_or_skip,
@@ -215,6 +215,17 @@ def set_integration(
     )
 
 
+_LIST_INTEGRATIONS = (
+    "SELECT users.email, integrations.provider, integrations.status, integrations.details,"
+    " integrations.updated_at"
+    " FROM integrations JOIN users ON users.id = integrations.user_id"
+    " WHERE users.workspace_id = :workspace_id"
+)
+_ONE_USERS = " AND users.email = :email"
+_ONE_PROVIDERS = " AND integrations.provider = :provider"
+_INTEGRATIONS_ORDER = " ORDER BY users.email, integrations.provider"
+
+
 def list_integrations(
     connection: Connection,
     workspace_id: int,
@@ -222,18 +233,16 @@ def list_integrations(
     email: str | None = None,
     provider: str | None = None,
 ) -> list[Integration]:
-    """The workspace's integrations, optionally only one user's or one provider's."""
-    query = (
-        select(users.c.email, *integrations.c)
-        .join_from(integrations, users)
-        .where(users.c.workspace_id == workspace_id)
-        .order_by(users.c.email, integrations.c.provider)
-    )
+    """The workspace's integrations, optionally only one user's or one provider's. On every
+    integration-status call, so plain SQL."""
+    sql = _LIST_INTEGRATIONS
     if email is not None:
-        query = query.where(users.c.email == email)
+        sql += _ONE_USERS
     if provider is not None:
-        query = query.where(integrations.c.provider == provider)
-    return [
-        Integration(row.email, row.provider, row.status, row.details, from_db(row.updated_at))
-        for row in connection.execute(query)
-    ]
+        sql += _ONE_PROVIDERS
+    rows = fetch_all(
+        connection,
+        sql + _INTEGRATIONS_ORDER,
+        {"workspace_id": workspace_id, "email": email, "provider": provider},
+    )
+    return [Integration(row[0], row[1], row[2], row[3], from_db(row[4])) for row in rows]

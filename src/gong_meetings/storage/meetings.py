@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Column, Connection, Select, delete, func, select, tuple_, update
+from sqlalchemy import Column, Connection, Select, delete, func, select, tuple_
 
 from gong_meetings.records import StoredMeeting
 from gong_meetings.storage.driver import execute, fetch_one, instant
@@ -180,17 +180,34 @@ def get_meeting(
     return None if row is None else _stored(row)
 
 
+_REPLACE_MEETING = (
+    "UPDATE meetings SET updated_at = :updated_at, version = :version, title = :title,"
+    " scheduled_start = :scheduled_start, scheduled_end = :scheduled_end,"
+    " organizer_email = :organizer_email, meeting_url = :meeting_url, attendees = :attendees,"
+    " description = :description, meeting_provider = :meeting_provider,"
+    " external_meeting_id = :external_meeting_id"
+    " WHERE id = :id AND workspace_id = :workspace_id"
+)
+_FORGET_PEOPLE = "DELETE FROM meeting_people WHERE meeting_id = :meeting_id"
+
+
 def replace_meeting(
     connection: Connection, workspace_id: int, meeting: Meeting, version: int
 ) -> int:
     """Store `meeting` over version `version`; the new version number."""
-    connection.execute(
-        update(meetings)
-        .where(meetings.c.id == int(meeting.id), meetings.c.workspace_id == workspace_id)
-        .values(updated_at=now(), version=version + 1, **_values(meeting))
-    )
-    connection.execute(delete(meeting_people).where(meeting_people.c.meeting_id == int(meeting.id)))
-    connection.execute(meeting_people.insert(), _people(meeting, workspace_id))
+    start = instant(connection, meeting.scheduled_start)
+    parameters = {
+        **_values(meeting),
+        "id": int(meeting.id),
+        "workspace_id": workspace_id,
+        "updated_at": instant(connection, now()),
+        "version": version + 1,
+        "scheduled_start": start,
+        "scheduled_end": instant(connection, meeting.scheduled_end),
+    }
+    execute(connection, _REPLACE_MEETING, parameters)
+    execute(connection, _FORGET_PEOPLE, {"meeting_id": int(meeting.id)})
+    execute(connection, _INSERT_PERSON, _people(meeting, workspace_id, start))
     return version + 1
 
 
