@@ -6,9 +6,7 @@ import secrets
 import threading
 import time
 
-_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 REQUEST_ID_LENGTH = 19
-_REQUEST_ID_SPACE = 36**REQUEST_ID_LENGTH
 
 # A meeting id is (milliseconds since the epoch << 21) | 21 random bits. That fits a signed
 # 64-bit column until the year 2109, prints as at most 19 decimal digits, sorts by creation
@@ -20,13 +18,9 @@ MAX_MEETING_ID = 2**63 - 1
 
 
 def new_request_id() -> str:
-    """A fresh 19-character lowercase [a-z0-9] id, as Gong's requestId looks."""
-    number = secrets.randbelow(_REQUEST_ID_SPACE)
-    chars = []
-    for _ in range(REQUEST_ID_LENGTH):
-        number, digit = divmod(number, 36)
-        chars.append(_BASE36[digit])
-    return "".join(chars)
+    """A fresh 19-character lowercase [a-z0-9] id, as Gong's requestId looks: 76 random bits
+    in hex, on every request, so made in one step rather than digit by digit."""
+    return secrets.token_hex(10)[:REQUEST_ID_LENGTH]
 
 
 def new_meeting_id() -> int:
