@@ -11,16 +11,31 @@ Values come back as the driver gives them: on SQLite a date-time is the text SQL
 """
 
 import re
-from collections.abc import Mapping, Sequence
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from gong_meetings.storage.timestamps import to_db
 
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@contextmanager
+def _sqlalchemy_errors(
+    sql: str, parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+) -> Iterator[None]:
+    """sqlite3's errors as SQLAlchemy raises them (OperationalError, IntegrityError, ...), so
+    that `Database.run` tells an outage (503) from a bug the same way on either path."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, parameters, error, sqlite3.Error) from error
 
 
 @cache
@@ -35,7 +50,8 @@ def fetch_all(
     if connection.dialect.name == "sqlite":
         driver = connection.connection.driver_connection
         assert driver is not None
-        rows: list[Sequence[Any]] = driver.execute(sql, parameters).fetchall()
+        with _sqlalchemy_errors(sql, parameters):
+            rows: list[Sequence[Any]] = driver.execute(sql, parameters).fetchall()
         return rows
     return list(connection.exec_driver_sql(_pyformat(sql), dict(parameters)).all())
 
@@ -57,10 +73,11 @@ def execute(
     if connection.dialect.name == "sqlite":
         driver = connection.connection.driver_connection
         assert driver is not None
-        if isinstance(parameters, Mapping):
-            driver.execute(sql, parameters)
-        else:
-            driver.executemany(sql, parameters)
+        with _sqlalchemy_errors(sql, parameters):
+            if isinstance(parameters, Mapping):
+                driver.execute(sql, parameters)
+            else:
+                driver.executemany(sql, parameters)
         return
     many = dict(parameters) if isinstance(parameters, Mapping) else [dict(p) for p in parameters]
     connection.exec_driver_sql(_pyformat(sql), many)

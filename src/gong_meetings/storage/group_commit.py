@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from gong_meetings.storage.driver import execute
+
 # Bounds how long one batch holds SQLite's write lock, and so the wait of the next requests.
 MAX_BATCH = 64
 
@@ -84,16 +86,14 @@ class GroupCommitter:
                 with connection.begin():
                     # Savepoints straight through the driver: SQLAlchemy's own compile their
                     # statement anew each time, which costs more than the work itself.
-                    driver = connection.connection.driver_connection
-                    assert driver is not None
                     for work in works:
-                        driver.execute("SAVEPOINT work")
+                        execute(connection, "SAVEPOINT work", {})
                         try:
                             outcomes.append((True, work(connection)))
                         except Exception as error:
-                            driver.execute("ROLLBACK TO work")
+                            execute(connection, "ROLLBACK TO work", {})
                             outcomes.append((False, error))
-                        driver.execute("RELEASE work")
+                        execute(connection, "RELEASE work", {})
                 return outcomes
         except Exception as error:  # BEGIN, the connection or the commit failed: none is stored
             return [(False, error)] * len(works)
