@@ -119,6 +119,19 @@ _INSERT_PERSON = (
 )
 
 
+def _row_parameters(connection: Connection, workspace_id: int, meeting: Meeting) -> dict[str, Any]:
+    """The parameters of _INSERT_MEETING and _REPLACE_MEETING (but created_at and version),
+    date-times written as the driver path writes them (driver.instant)."""
+    return {
+        **_values(meeting),
+        "id": int(meeting.id),
+        "workspace_id": workspace_id,
+        "updated_at": instant(connection, now()),
+        "scheduled_start": instant(connection, meeting.scheduled_start),
+        "scheduled_end": instant(connection, meeting.scheduled_end),
+    }
+
+
 def _count(connection: Connection, workspace_id: int, change: int) -> None:
     """Add `change` to the workspace's meeting count, creating the count at its first meeting."""
     execute(connection, _COUNT, {"workspace_id": workspace_id, "change": change})
@@ -126,20 +139,15 @@ def _count(connection: Connection, workspace_id: int, change: int) -> None:
 
 def insert_meeting(connection: Connection, workspace_id: int, meeting: Meeting) -> bool:
     """Store a new meeting at version 1; False when its id is taken (another process's)."""
-    stamp = instant(connection, now())
-    start = instant(connection, meeting.scheduled_start)
-    parameters = {
-        **_values(meeting),
-        "id": int(meeting.id),
-        "workspace_id": workspace_id,
-        "created_at": stamp,
-        "updated_at": stamp,
-        "scheduled_start": start,
-        "scheduled_end": instant(connection, meeting.scheduled_end),
-    }
+    parameters = _row_parameters(connection, workspace_id, meeting)
+    parameters["created_at"] = parameters["updated_at"]
     if fetch_one(connection, _INSERT_MEETING, parameters) is None:
         return False
-    execute(connection, _INSERT_PERSON, _people(meeting, workspace_id, start))
+    execute(
+        connection,
+        _INSERT_PERSON,
+        _people(meeting, workspace_id, parameters["scheduled_start"]),
+    )
     _count(connection, workspace_id, 1)
     return True
 
@@ -195,19 +203,15 @@ def replace_meeting(
     connection: Connection, workspace_id: int, meeting: Meeting, version: int
 ) -> int:
     """Store `meeting` over version `version`; the new version number."""
-    start = instant(connection, meeting.scheduled_start)
-    parameters = {
-        **_values(meeting),
-        "id": int(meeting.id),
-        "workspace_id": workspace_id,
-        "updated_at": instant(connection, now()),
-        "version": version + 1,
-        "scheduled_start": start,
-        "scheduled_end": instant(connection, meeting.scheduled_end),
-    }
+    parameters = _row_parameters(connection, workspace_id, meeting)
+    parameters["version"] = version + 1
     execute(connection, _REPLACE_MEETING, parameters)
     execute(connection, _FORGET_PEOPLE, {"meeting_id": int(meeting.id)})
-    execute(connection, _INSERT_PERSON, _people(meeting, workspace_id, start))
+    execute(
+        connection,
+        _INSERT_PERSON,
+        _people(meeting, workspace_id, parameters["scheduled_start"]),
+    )
     return version + 1
 
 
