@@ -15,6 +15,7 @@ from gong_meetings.config import Settings
 from gong_meetings.errors import ApiError
 from gong_meetings.server.auth import Gate
 from gong_meetings.server.body import BodyLimits
+from gong_meetings.server.dispatch import INTEGRATION_STATUS, MEETINGS, ApiDispatcher
 from gong_meetings.server.docs import DOCS_ASSETS_PATH, ContractRoutes, docs_assets
 from gong_meetings.server.errors import api_error, http_error, server_error
 from gong_meetings.server.health import HealthRoutes, MetricsRoute
@@ -103,7 +104,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False
-    served: ASGIApp = RequestIdMiddleware(app)
+    api = ApiDispatcher(
+        {
+            ("GET", MEETINGS): meetings.list_meetings,
+            ("POST", MEETINGS): meetings.create_meeting,
+            ("POST", INTEGRATION_STATUS): meetings.integration_status,
+        },
+        {
+            "GET": meetings.get_meeting,
+            "PUT": meetings.update_meeting,
+            "DELETE": meetings.delete_meeting,
+        },
+        fallback=app,
+    )
+    served: ASGIApp = RequestIdMiddleware(api)
     if settings.trusted_proxies:
         # uvicorn's ASGI types are narrower than Starlette's; the protocol is the same.
         served = ProxyHeadersMiddleware(served, list(settings.trusted_proxies))  # type: ignore[arg-type,assignment]
