@@ -397,9 +397,9 @@ def test_log_config_formats_by_the_setting(monkeypatch: pytest.MonkeyPatch) -> N
         return dict(config["formatters"]["default"])
 
     assert formatter("json") == logs.JSON_FORMATTER
-    assert formatter("text") == {"format": logs.TEXT_FORMAT}
+    assert formatter("text") == logs.TEXT_FORMATTER
     monkeypatch.setattr(sys, "stderr", _Terminal())
-    assert formatter("auto") == {"format": logs.TEXT_FORMAT}
+    assert formatter("auto") == logs.TEXT_FORMATTER
     monkeypatch.setattr(sys, "stderr", io.StringIO())
     assert formatter("auto") == logs.JSON_FORMATTER
 
