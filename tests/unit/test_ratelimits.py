@@ -1,7 +1,8 @@
 """The rate limiter on its own: fixed windows, the RateLimit headers, workspace quotas, failed
 logins per address, and serving without limits while the counter storage fails.
 
-Counters live in the `limits` library's MemoryStorage; time is a fake clock the tests move.
+Counters live in memory (LocalCounters, what `serve` uses without Redis), or in a `limits`
+storage made to fail; time is a fake clock the tests move.
 """
 
 import logging
@@ -19,6 +20,7 @@ from gong_meetings.service.ratelimits import (
     policy_header,
     rate_limit_headers,
 )
+from gong_meetings.storage.counters import LocalCounters
 from tests.ratelimits import FakeClock
 
 DAY = 86_400
@@ -113,7 +115,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def limiter(clock: FakeClock) -> RateLimiter:
-    return RateLimiter(MemoryStorage(), 20, clock)
+    return RateLimiter(LocalCounters(), 20, clock)
 
 
 async def test_charge_counts_down_each_window(limiter: RateLimiter) -> None:
@@ -217,7 +219,7 @@ async def test_workspaces_are_counted_apart(limiter: RateLimiter) -> None:
 
 async def test_limiters_sharing_a_storage_share_the_counts(clock: FakeClock) -> None:
     """What several processes on one Redis rely on: the counts live in the storage."""
-    storage = MemoryStorage()
+    storage = LocalCounters()
     one, two = RateLimiter(storage, 20, clock), RateLimiter(storage, 20, clock)
     metered = caller(2, 100)
     await one.charge(metered)
@@ -254,7 +256,7 @@ async def test_calls_made_today_count_against_a_changed_daily_limit(
 
 async def test_an_address_is_refused_once_it_reaches_the_failure_limit(clock: FakeClock) -> None:
     clock.now = MIDNIGHT + 120 + 15  # 15 seconds into a minute
-    limiter = RateLimiter(MemoryStorage(), 3, clock)
+    limiter = RateLimiter(LocalCounters(), 3, clock)
     address = "198.51.100.7"
 
     for _ in range(2):
@@ -282,7 +284,7 @@ async def test_an_address_is_refused_once_it_reaches_the_failure_limit(clock: Fa
 
 
 async def test_asking_whether_blocked_does_not_count_as_a_failure(clock: FakeClock) -> None:
-    limiter = RateLimiter(MemoryStorage(), 1, clock)
+    limiter = RateLimiter(LocalCounters(), 1, clock)
     for _ in range(10):
         await limiter.refuse_if_blocked("198.51.100.7")
     await limiter.count_failure("198.51.100.7")
@@ -291,7 +293,7 @@ async def test_asking_whether_blocked_does_not_count_as_a_failure(clock: FakeClo
 
 
 async def test_failures_and_workspace_calls_are_counted_apart(clock: FakeClock) -> None:
-    limiter = RateLimiter(MemoryStorage(), 1, clock)
+    limiter = RateLimiter(LocalCounters(), 1, clock)
     await limiter.count_failure("1")
     assert [w.remaining for w in await limiter.charge(caller(2, 2))] == [1, 1]
     with pytest.raises(RateLimited, match="failed authentications"):

@@ -1,8 +1,9 @@
 """Rate limits: API calls per workspace (per second and per day), failed logins per address.
 
-The `limits` library's storage keeps the counters: in memory for one process, in Redis when
-several share them. Windows are fixed and aligned to the clock (each second, each UTC day,
-each minute), so `Retry-After` is exact: a client that waits that long is in a new window.
+The counters live in this process's memory, or in Redis (through the `limits` library's
+storage) when several processes share them (storage/counters.py). Windows are fixed and
+aligned to the clock (each second, each UTC day, each minute), so `Retry-After` is exact: a
+client that waits that long is in a new window.
 The clock is injectable, so a test can move through a day without sleeping.
 
 If the storage fails (Redis is down), calls are served without limits rather than refused:
@@ -16,12 +17,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from limits.aio.storage import Storage
 from limits.errors import StorageError
 
 from gong_meetings import metrics
 from gong_meetings.errors import RateLimited
 from gong_meetings.records import Caller
+from gong_meetings.storage.counters import Counters
 
 log = logging.getLogger("gong_meetings.ratelimits")
 
@@ -80,7 +81,7 @@ def rate_limit_headers(caller: Caller, windows: list[Window]) -> dict[str, str]:
 class _FailOpenCounters:
     """The storage's counters, or None while it is failing (see the module's docstring)."""
 
-    def __init__(self, storage: Storage, clock: Clock) -> None:
+    def __init__(self, storage: Counters, clock: Clock) -> None:
         self.storage = storage
         self._clock = clock
         self._retry_at = 0.0
@@ -116,7 +117,7 @@ class _FailOpenCounters:
 class RateLimiter:
     def __init__(
         self,
-        storage: Storage,
+        storage: Counters,
         failures_per_minute: int,
         clock: Clock = time.time,
     ) -> None:
