@@ -6,6 +6,7 @@ that they are certain to run as one batch.
 """
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from gong_meetings.storage.database import Database
+from gong_meetings.storage.driver import execute
 
 BATCH = 30
 WAIT_SECONDS = 10.0
@@ -53,10 +55,19 @@ def stored_ids(database: Database) -> set[int]:
     return {row[0] for row in rows}
 
 
-def commits_of(database: Database) -> list[int]:
-    """A list that grows by one at each commit on the database's engine."""
-    commits: list[int] = []
-    sa.event.listen(database.engine, "commit", lambda _connection: commits.append(1))
+def commits_of(database: Database) -> list[str]:
+    """A list that grows by one at each COMMIT the database runs from now on, whether the
+    statement comes from SQLAlchemy, the group committer or sqlite3's own commit()."""
+    commits: list[str] = []
+
+    def trace(statement: str) -> None:
+        if statement.strip().upper() == "COMMIT":
+            commits.append(statement)
+
+    def on_checkout(driver_connection: sqlite3.Connection, *_: object) -> None:
+        driver_connection.set_trace_callback(trace)
+
+    sa.event.listen(database.engine, "checkout", on_checkout)
     return commits
 
 
@@ -120,3 +131,37 @@ async def test_close_finishes_the_work_already_queued(database: Database) -> Non
     await asyncio.to_thread(database.close)
     assert [await task for task in tasks] == [1, 2, 3, 4, 5]
     assert stored_ids(database) == {1, 2, 3, 4, 5}
+
+
+def add_note_through_the_driver(note_id: int) -> Callable[[Connection], int]:
+    """As the hot paths write: plain SQL to sqlite3, which SQLAlchemy never sees."""
+
+    def work(connection: Connection) -> int:
+        execute(connection, "INSERT INTO notes (id, body) VALUES (:id, 'x')", {"id": note_id})
+        return note_id
+
+    return work
+
+
+async def test_work_through_the_driver_alone_is_committed_too(database: Database) -> None:
+    commits = commits_of(database)
+    assert await database.run(add_note_through_the_driver(1)) == 1
+    results = await as_one_batch(
+        database, [add_note_through_the_driver(2), add_note(3), add_note_through_the_driver(4)]
+    )
+    assert results == [2, 3, 4]
+    assert len(commits) == 3
+    assert stored_ids(database) == {1, 2, 3, 4}
+
+
+async def test_a_request_that_fails_alone_is_rolled_back_and_the_next_one_stored(
+    database: Database,
+) -> None:
+    def add_then_fail(connection: Connection) -> None:
+        add_note_through_the_driver(1)(connection)
+        raise ValueError("refused after writing")
+
+    with pytest.raises(ValueError, match="refused after writing"):
+        await database.run(add_then_fail)
+    assert await database.run(add_note_through_the_driver(2)) == 2
+    assert stored_ids(database) == {2}

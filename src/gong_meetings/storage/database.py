@@ -81,8 +81,11 @@ def _configure_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: 
 
 def _begin_immediate(connection: Connection) -> None:
     # Take the write lock up front: a deferred transaction that reads and then writes can fail
-    # at once with SQLITE_BUSY when another process (the CLI, say) wrote in between.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # at once with SQLITE_BUSY when another process (the CLI, say) wrote in between. The group
+    # committer begins its transactions through the driver, before SQLAlchemy knows of them.
+    driver = connection.connection.driver_connection
+    if not (isinstance(driver, sqlite3.Connection) and driver.in_transaction):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sync_engine(url: URL, options: PoolOptions) -> Engine:
