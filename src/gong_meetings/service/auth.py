@@ -73,7 +73,7 @@ class Authenticator:
         """The caller these Basic credentials belong to; Unauthorized for anything else."""
         key = self._keys.get(access_key)
         if key is None:
-            key = await self._database.run(lambda c: key_store.find_key(c, access_key))
+            key = await self._database.read(lambda c: key_store.find_key(c, access_key))
             if key is not None:
                 self._keys.put(access_key, key)
         expected = _NO_SUCH_DIGEST if key is None else key.secret_digest
@@ -89,7 +89,7 @@ class Authenticator:
         digest = secret_digest(token)
         found = self._tokens.get(digest)
         if found is None:
-            found = await self._database.run(lambda c: token_store.find_token(c, digest))
+            found = await self._database.read(lambda c: token_store.find_token(c, digest))
             if found is not None:
                 self._tokens.put(digest, found)
         if found is None or found.revoked_at is not None or found.expires_at <= now():

@@ -75,7 +75,7 @@ class IntegrationService:
             else canonical_provider(request.meeting_provider)
         )
         email = None if request.user_email is UNSET else request.user_email
-        return await self._database.run(
+        return await self._database.read(
             lambda connection: self._answer(connection, caller, email, provider)
         )
 

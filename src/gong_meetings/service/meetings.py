@@ -200,7 +200,7 @@ class MeetingService:
     async def get(self, caller: Caller, meeting_id: int | None) -> StoredMeeting:
         if meeting_id is None:
             raise _not_found()
-        found = await self._database.run(
+        found = await self._database.read(
             lambda c: meeting_store.get_meeting(c, caller.workspace_id, meeting_id)
         )
         if found is None:

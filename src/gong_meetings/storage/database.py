@@ -3,14 +3,14 @@
 Storage functions are plain synchronous SQLAlchemy Core code taking a `Connection`. The server
 runs each transaction in one step: on SQLite, on a dedicated thread that runs the requests
 arriving together in one transaction with one commit (see group_commit; aiosqlite would cost a
-hop per statement); on PostgreSQL, through psycopg's async
-driver and a pool, with `run_sync` driving the same code. Admin commands and migrations use the
-synchronous engine.
+hop per statement), and short reads on the event loop itself (see local_reads); on
+PostgreSQL, through psycopg's async driver and a pool, with `run_sync` driving the same code.
+Admin commands and migrations use the synchronous engine.
 """
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, select
@@ -23,6 +23,7 @@ from gong_meetings import metrics
 from gong_meetings.config import PoolOptions
 from gong_meetings.errors import ServiceUnavailable
 from gong_meetings.storage.group_commit import GroupCommitter
+from gong_meetings.storage.local_reads import LocalReader
 
 T = TypeVar("T")
 
@@ -119,6 +120,9 @@ class Database:
         self.is_sqlite = self.url.drivername == "sqlite"
         self.engine = _sync_engine(self.url, self.options)
         self._committer = GroupCommitter(self.engine) if self.is_sqlite else None
+        # An in-memory database is one per connection: reads must use the writer's.
+        in_memory = self.url.database in (None, "", ":memory:")
+        self._reader = LocalReader(self.engine) if self.is_sqlite and not in_memory else None
         self._async_engine: AsyncEngine | None = None
         # Waiting for a connection, making one, and the statements themselves, with a margin.
         self._deadline_seconds = (
@@ -135,9 +139,25 @@ class Database:
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in one transaction without blocking the event loop."""
+        return await self._with_retries(lambda: self._run_once(work))
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """Run `work`, which reads a few rows and writes nothing, in one transaction. On
+        SQLite that is here on the event loop (see local_reads); elsewhere as `run`."""
+        reader = self._reader
+        if reader is None:
+            return await self.run(work)
+
+        async def read_here() -> T:
+            return reader.read(work)
+
+        return await self._with_retries(read_here)
+
+    async def _with_retries(self, attempt_once: Callable[[], Awaitable[T]]) -> T:
+        """The outcome of a transaction, retried on a deadlock; database trouble is a 503."""
         for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
             try:
-                return await self._run_once(work)
+                return await attempt_once()
             except DBAPIError as error:
                 if (
                     _sqlstate(error).startswith(_RETRYABLE_STATES)
@@ -195,6 +215,8 @@ class Database:
         self.close()
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         if self._committer is not None:
             self._committer.close()
         self.engine.dispose()

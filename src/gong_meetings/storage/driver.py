@@ -83,6 +83,18 @@ def execute(
     connection.exec_driver_sql(_pyformat(sql), many)
 
 
+def end_transaction(connection: Connection, how: str) -> None:
+    """COMMIT or ROLLBACK a transaction begun through the driver. A statement run through
+    SQLAlchemy since then made it believe it began the transaction (the begin listener adds
+    nothing when one is open), so then SQLAlchemy ends it, to keep its own state straight."""
+    if not connection.in_transaction():
+        execute(connection, how, {})
+    elif how == "COMMIT":
+        connection.commit()
+    else:
+        connection.rollback()
+
+
 def instant(connection: Connection, value: datetime) -> datetime | str:
     """A UTC instant as a parameter: on SQLite, the text SQLAlchemy's DateTime stores, so that
     rows written either way compare and sort alike."""

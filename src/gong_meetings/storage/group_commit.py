@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from gong_meetings.storage.driver import execute
+from gong_meetings.storage.driver import end_transaction, execute
 
 # Bounds how long one batch holds SQLite's write lock, and so the wait of the next requests.
 MAX_BATCH = 64
@@ -101,25 +101,23 @@ def _run_batch(connection: Connection, works: list[Work]) -> tuple[list[_Outcome
     """Each work's outcome, and whether the transaction as a whole failed.
 
     The transaction is begun and ended through the driver: through SQLAlchemy, that cost
-    270 µs, more than most requests' statements. A work that uses SQLAlchemy itself makes it
-    believe it began a transaction (the begin listener sees one open and adds nothing), and
-    then SQLAlchemy ends it, so its own state stays straight.
+    270 µs, more than most requests' statements (see `driver.end_transaction`).
     """
     try:
         execute(connection, "BEGIN IMMEDIATE", {})
         if len(works) == 1:  # nothing to keep apart: no savepoint needed
             outcome = _attempt(works[0], connection)
             if not outcome[0]:
-                _end(connection, "ROLLBACK")
+                end_transaction(connection, "ROLLBACK")
                 return [outcome], False
             outcomes = [outcome]
         else:
             outcomes = [_in_savepoint(work, connection) for work in works]
-        _end(connection, "COMMIT")
+        end_transaction(connection, "COMMIT")
         return outcomes, False
     except Exception as error:  # BEGIN, the connection or the commit failed: none is stored
         with contextlib.suppress(Exception):
-            _end(connection, "ROLLBACK")
+            end_transaction(connection, "ROLLBACK")
         return [(False, error)] * len(works), True
 
 
@@ -137,16 +135,6 @@ def _in_savepoint(work: Work, connection: Connection) -> _Outcome:
         execute(connection, "ROLLBACK TO work", {})
     execute(connection, "RELEASE work", {})
     return outcome
-
-
-def _end(connection: Connection, how: str) -> None:
-    """COMMIT or ROLLBACK, through SQLAlchemy when it believes it began the transaction."""
-    if not connection.in_transaction():
-        execute(connection, how, {})
-    elif how == "COMMIT":
-        connection.commit()
-    else:
-        connection.rollback()
 
 
 def _settle(batch: list[_Job], outcomes: list[_Outcome]) -> None:

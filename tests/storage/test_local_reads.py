@@ -1,0 +1,76 @@
+"""Short reads on SQLite (storage/local_reads.py): on the event loop's own thread, from one
+snapshot, seeing every acknowledged write, and unable to write."""
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection
+
+from gong_meetings.errors import ServiceUnavailable
+from gong_meetings.storage.database import Database
+from gong_meetings.storage.driver import execute, fetch_all
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path}/reads.db")
+    database.transaction(
+        lambda c: c.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    )
+    yield database
+    database.close()
+
+
+def add_note(note_id: int) -> Callable[[Connection], None]:
+    def work(connection: Connection) -> None:
+        execute(connection, "INSERT INTO notes (id, body) VALUES (:id, 'x')", {"id": note_id})
+
+    return work
+
+
+def note_ids(connection: Connection) -> list[int]:
+    return [row[0] for row in fetch_all(connection, "SELECT id FROM notes ORDER BY id", {})]
+
+
+async def test_a_read_sees_every_write_acknowledged_before_it(database: Database) -> None:
+    for note_id in range(1, 4):
+        await database.run(add_note(note_id))
+        assert await database.read(note_ids) == list(range(1, note_id + 1))
+
+
+async def test_a_read_runs_on_the_calling_thread(database: Database) -> None:
+    here = threading.get_ident()
+    assert await database.read(lambda _c: threading.get_ident()) == here
+    assert await database.run(lambda _c: threading.get_ident()) != here
+
+
+async def test_a_reads_statements_see_one_snapshot(database: Database) -> None:
+    await database.run(add_note(1))
+
+    def read_twice_around_a_write(connection: Connection) -> tuple[list[int], list[int]]:
+        before = note_ids(connection)
+        database.transaction(add_note(2))  # another connection commits meanwhile
+        return before, note_ids(connection)
+
+    assert await database.read(read_twice_around_a_write) == ([1], [1])
+    assert await database.read(note_ids) == [1, 2]
+
+
+async def test_a_read_cannot_write(database: Database) -> None:
+    with pytest.raises(ServiceUnavailable):
+        await database.read(add_note(1))
+    assert await database.read(note_ids) == []
+    await database.run(add_note(2))
+    assert await database.read(note_ids) == [2]
+
+
+async def test_reads_through_sqlalchemy_and_the_driver_take_turns(database: Database) -> None:
+    await database.run(add_note(1))
+    through_sqlalchemy = await database.read(
+        lambda c: [row[0] for row in c.exec_driver_sql("SELECT id FROM notes")]
+    )
+    assert through_sqlalchemy == [1]
+    assert await database.read(note_ids) == [1]
+    assert await database.read(lambda c: c.exec_driver_sql("SELECT count(*) FROM notes").scalar())
