@@ -292,6 +292,31 @@ async def test_with_the_default_cache_a_revoked_key_fails_soon_after(
         assert_unauthorized(await call(client, "status", tenant, "", auth=auth))
 
 
+async def test_a_revoked_key_stops_within_the_bound_however_its_header_is_spelled(
+    tenant: Tenant, accounts: AccountService, settings: Settings
+) -> None:
+    """Credentials that passed are remembered by their header, but never for longer than the
+    key record read for them: a second spelling of the header, first seen while the record was
+    cached, must not carry the key past the bound."""
+    bound = 0.5
+    async with app_client(dataclasses.replace(settings, auth_cache_seconds=bound)) as client:
+        key = accounts.create_key(tenant.workspace)
+        encoded = base64.b64encode(credentials(key.access_key, key.access_key_secret))
+        spellings = [{"Authorization": scheme + encoded} for scheme in (b"Basic ", b"basic  ")]
+        body = {"userEmail": tenant.organizer}
+        path = "/v2/meetings/integration-status"
+        assert (await client.post(path, json=body, headers=spellings[0])).status_code == 200
+        read_at = time.monotonic()  # the key record was read from the database just now
+        accounts.revoke_key(key.access_key)
+        await asyncio.sleep(bound * 0.8)
+        second = await client.post(path, json=body, headers=spellings[1])
+        if time.monotonic() - read_at < bound:  # still within the cached record's life
+            assert second.status_code == 200, second.text
+        await asyncio.sleep(max(0.0, read_at + bound * 1.2 - time.monotonic()))
+        for headers in spellings:
+            assert_unauthorized(await client.post(path, json=body, headers=headers))
+
+
 async def test_a_revoked_key_never_used_before_fails_at_once(
     client: httpx.AsyncClient, tenant: Tenant, accounts: AccountService
 ) -> None:

@@ -29,13 +29,16 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
 async def authenticate(request: Request, authenticator: Authenticator) -> Caller:
     """The caller behind Basic credentials or a bearer token; any failure is the same 401."""
     header = request.headers.get("authorization", "")
+    known = authenticator.verified(header)
+    if known is not None:
+        return known
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return await authenticator.verify_token(token.strip())
     credentials = basic_credentials(header)
     if credentials is None:
         raise authenticator.failure()
-    return await authenticator.verify(*credentials)
+    return await authenticator.verify(*credentials, header)
 
 
 def client_address(request: Request) -> str:

@@ -12,30 +12,25 @@ Values come back as the driver gives them: on SQLite a date-time is the text SQL
 
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from gong_meetings.storage.timestamps import to_db
 
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
 
-@contextmanager
-def _sqlalchemy_errors(
-    sql: str, parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]
-) -> Iterator[None]:
-    """sqlite3's errors as SQLAlchemy raises them (OperationalError, IntegrityError, ...), so
+def _as_sqlalchemy_error(
+    error: sqlite3.Error, sql: str, parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+) -> StatementError:
+    """sqlite3's error as SQLAlchemy raises it (OperationalError, IntegrityError, ...), so
     that `Database.run` tells an outage (503) from a bug the same way on either path."""
-    try:
-        yield
-    except sqlite3.Error as error:
-        raise DBAPIError.instance(sql, parameters, error, sqlite3.Error) from error
+    return DBAPIError.instance(sql, parameters, error, sqlite3.Error)
 
 
 @cache
@@ -50,8 +45,10 @@ def fetch_all(
     if connection.dialect.name == "sqlite":
         driver = connection.connection.driver_connection
         assert driver is not None
-        with _sqlalchemy_errors(sql, parameters):
+        try:
             rows: list[Sequence[Any]] = driver.execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            raise _as_sqlalchemy_error(error, sql, parameters) from error
         return rows
     return list(connection.exec_driver_sql(_pyformat(sql), dict(parameters)).all())
 
@@ -73,11 +70,13 @@ def execute(
     if connection.dialect.name == "sqlite":
         driver = connection.connection.driver_connection
         assert driver is not None
-        with _sqlalchemy_errors(sql, parameters):
-            if isinstance(parameters, Mapping):
-                driver.execute(sql, parameters)
-            else:
+        try:
+            if isinstance(parameters, list | tuple):  # not Mapping: an ABC check costs more
                 driver.executemany(sql, parameters)
+            else:
+                driver.execute(sql, parameters)
+        except sqlite3.Error as error:
+            raise _as_sqlalchemy_error(error, sql, parameters) from error
         return
     many = dict(parameters) if isinstance(parameters, Mapping) else [dict(p) for p in parameters]
     connection.exec_driver_sql(_pyformat(sql), many)
