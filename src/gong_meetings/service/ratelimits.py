@@ -11,11 +11,13 @@ an outage of a rate limiter must not become an outage of the API. The error is l
 most once a minute, and the storage is tried again a second later.
 """
 
+import functools
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from limits.errors import StorageError
 
@@ -67,15 +69,18 @@ def rate_limit_headers(caller: Caller, windows: list[Window]) -> dict[str, str]:
     nothing when no window was counted (the counters are unreachable)."""
     if not windows:
         return {}
-    quota = caller.quota
     return {
-        "RateLimit-Policy": policy_header(
-            [("per-second", quota.per_second, 1), ("per-day", quota.per_day, DAY_SECONDS)]
-        ),
+        "RateLimit-Policy": _workspace_policy(caller.quota.per_second, caller.quota.per_day),
         "RateLimit": ", ".join(
-            f'"{w.policy}";r={w.remaining};t={w.reset_seconds}' for w in windows
+            [f'"{w.policy}";r={w.remaining};t={w.reset_seconds}' for w in windows]
         ),
     }
+
+
+@functools.lru_cache(maxsize=256)
+def _workspace_policy(per_second: int, per_day: int) -> str:
+    """The same for every call of a workspace, so written once."""
+    return policy_header([("per-second", per_second, 1), ("per-day", per_day, DAY_SECONDS)])
 
 
 class _FailOpenCounters:
@@ -89,17 +94,18 @@ class _FailOpenCounters:
         self._failing = False
 
     async def incr(self, key: str, expiry: int) -> int | None:
-        return await self._call(lambda: self.storage.incr(key, expiry))
+        return await self._call(self.storage.incr(key, expiry))
 
     async def get(self, key: str) -> int | None:
-        return await self._call(lambda: self.storage.get(key))
+        return await self._call(self.storage.get(key))
 
-    async def _call(self, operation: Callable[[], Awaitable[int]]) -> int | None:
+    async def _call(self, operation: Coroutine[Any, Any, int]) -> int | None:
         now = self._clock()
         if now < self._retry_at:
+            operation.close()  # never started: the storage is not asked while it rests
             return None
         try:
-            value = await operation()
+            value = await operation
         except (StorageError, OSError, TimeoutError) as error:
             self._retry_at = now + _RETRY_STORAGE_SECONDS
             self._failing = True
