@@ -249,7 +249,12 @@ class MeetingService:
             )
             return total, found
 
-        total, found = await self._database.run(read)
+        # A page is a range scan of at most PAGE_SIZE_MAX + 1 rows, and an unfiltered total is
+        # kept, so most lists are short reads; only a filtered first page counts its matches,
+        # which may be many: that runs off the event loop.
+        counts_matches = position is None and where != MeetingFilter()
+        reader = self._database.run if counts_matches else self._database.read
+        total, found = await reader(read)
         shown = [stored.meeting for stored in found[:page_size]]
         number = 0 if position is None else position.page
         next_cursor = None

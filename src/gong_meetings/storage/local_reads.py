@@ -6,8 +6,9 @@ holds, so a read of a few rows does not wait: it runs here, on the event loop, o
 of its own, in a transaction of its own so that its statements see one snapshot. That
 connection is `query_only`, so work given to it cannot write by mistake.
 
-Only reads of a bounded size belong here (a meeting, a user, a key): the event loop serves no
-one else while they run. Lists, which may count many rows, go to the committer's thread.
+Only reads of a bounded size belong here (a meeting, a user, a key, a page of a list): the
+event loop serves no one else while they run. A filtered list's first page, which counts every
+match, goes to the committer's thread.
 """
 
 import contextlib

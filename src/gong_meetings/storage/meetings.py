@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Column, Connection, Select, delete, func, select, tuple_
+from sqlalchemy import Connection, delete
 
 from gong_meetings.records import StoredMeeting
-from gong_meetings.storage.driver import execute, fetch_one, instant
-from gong_meetings.storage.tables import meeting_counts, meeting_people, meetings
+from gong_meetings.storage.driver import execute, fetch_all, fetch_one, instant
+from gong_meetings.storage.tables import meeting_people, meetings
 from gong_meetings.storage.timestamps import from_db, now, to_db
 from gong_meetings.wire import Meeting, MeetingAttendee
 
@@ -46,7 +46,6 @@ MEETING_COLUMNS = (
     "external_meeting_id",
     "version",
 )
-_SELECTED = [meetings.c[name] for name in MEETING_COLUMNS]
 _GET_MEETING = (  # built from the constant above only: nothing comes from a request
     f"SELECT {', '.join(MEETING_COLUMNS)} FROM meetings"  # noqa: S608
     " WHERE id = :meeting_id AND workspace_id = :workspace_id"
@@ -238,38 +237,43 @@ class MeetingFilter:
     attendee: str | None = None
 
 
+_QUALIFIED_COLUMNS = ", ".join(f"meetings.{name}" for name in MEETING_COLUMNS)
+_KEPT_COUNT = "SELECT meetings FROM meeting_counts WHERE workspace_id = :workspace_id"
+
+
 def _filtered(
-    workspace_id: int, where: MeetingFilter, *, rows: bool
-) -> tuple[Select[Any], Column[datetime], Column[int]]:
-    """The meetings (`rows`) or their count that `where` selects, and the start and id columns
-    to order and page by: those of the index the query walks, so a page is one range scan.
-    An email filter walks meeting_people; a count then never reads the meetings themselves."""
+    connection: Connection, workspace_id: int, where: MeetingFilter, *, rows: bool
+) -> tuple[str, dict[str, Any], str, str]:
+    """The SQL for the meetings (`rows`) or their count that `where` selects, its parameters,
+    and the start and id columns to order and page by: those of the index the query walks, so
+    a page is one range scan. An email filter walks meeting_people; a count then never reads
+    the meetings themselves. Only fixed text goes into the SQL; values are parameters."""
+    parameters: dict[str, Any] = {"workspace_id": workspace_id}
+    selected = _QUALIFIED_COLUMNS if rows else "count(*)"
     people = [(r, e) for r, e in ((ATTENDEE, where.attendee), (ORGANIZER, where.organizer)) if e]
     if not people:
-        start, meeting_id = meetings.c.scheduled_start, meetings.c.id
-        query = select(*_SELECTED) if rows else select(func.count()).select_from(meetings)
-        query = query.where(meetings.c.workspace_id == workspace_id)
+        start, meeting_id = "meetings.scheduled_start", "meetings.id"
+        sql = f"SELECT {selected} FROM meetings"  # noqa: S608 (fixed text only)
+        conditions = ["meetings.workspace_id = :workspace_id"]
     else:
-        (role, email), *others = people
-        lead = meeting_people.alias("lead")
-        start, meeting_id = lead.c.scheduled_start, lead.c.meeting_id
+        start, meeting_id = "lead.scheduled_start", "lead.meeting_id"
+        sql = f"SELECT {selected} FROM meeting_people AS lead"  # noqa: S608 (fixed text only)
         if rows:
-            query = select(*_SELECTED).select_from(lead).join(meetings, meetings.c.id == meeting_id)
-        else:
-            query = select(func.count()).select_from(lead)
-        query = query.where(
-            lead.c.workspace_id == workspace_id, lead.c.role == role, lead.c.email == email
-        )
-        for role, email in others:
-            other = meeting_people.alias("other")
-            query = query.join(other, other.c.meeting_id == meeting_id).where(
-                other.c.role == role, other.c.email == email
-            )
+            sql += " JOIN meetings ON meetings.id = lead.meeting_id"
+        conditions = ["lead.workspace_id = :workspace_id"]
+        for index, (role, email) in enumerate(people):
+            person = "lead" if index == 0 else "other"
+            if index:
+                sql += " JOIN meeting_people AS other ON other.meeting_id = lead.meeting_id"
+            conditions += [f"{person}.role = :{person}_role", f"{person}.email = :{person}_email"]
+            parameters |= {f"{person}_role": role, f"{person}_email": email}
     if where.start_from is not None:
-        query = query.where(start >= to_db(where.start_from))
+        conditions.append(f"{start} >= :start_from")
+        parameters["start_from"] = instant(connection, where.start_from)
     if where.start_to is not None:
-        query = query.where(start < to_db(where.start_to))
-    return query, start, meeting_id
+        conditions.append(f"{start} < :start_to")
+        parameters["start_to"] = instant(connection, where.start_to)
+    return f"{sql} WHERE {' AND '.join(conditions)}", parameters, start, meeting_id
 
 
 def list_meetings(
@@ -280,19 +284,20 @@ def list_meetings(
     limit: int,
 ) -> list[StoredMeeting]:
     """Up to `limit` meetings ordered by (scheduledStart, id), after the `after` position."""
-    query, start, meeting_id = _filtered(workspace_id, where, rows=True)
+    sql, parameters, start, meeting_id = _filtered(connection, workspace_id, where, rows=True)
     if after is not None:
-        query = query.where(tuple_(start, meeting_id) > tuple_(to_db(after[0]), after[1]))
-    rows = connection.execute(query.order_by(start, meeting_id).limit(limit))
-    return [_stored(row) for row in rows]
+        sql += f" AND ({start}, {meeting_id}) > (:after_start, :after_id)"
+        parameters |= {"after_start": instant(connection, after[0]), "after_id": after[1]}
+    sql += f" ORDER BY {start}, {meeting_id} LIMIT :limit"
+    parameters["limit"] = limit
+    return [_stored(row) for row in fetch_all(connection, sql, parameters)]
 
 
 def count_meetings(connection: Connection, workspace_id: int, where: MeetingFilter) -> int:
     """How many meetings the filter matches; unfiltered, the kept count (no scan at all)."""
     if where == MeetingFilter():
-        found = connection.execute(
-            select(meeting_counts.c.meetings).where(meeting_counts.c.workspace_id == workspace_id)
-        ).scalar()
-        return int(found or 0)
-    query, _, _ = _filtered(workspace_id, where, rows=False)
-    return int(connection.execute(query).scalar_one())
+        found = fetch_one(connection, _KEPT_COUNT, {"workspace_id": workspace_id})
+        return int(found[0]) if found else 0
+    sql, parameters, _, _ = _filtered(connection, workspace_id, where, rows=False)
+    found = fetch_one(connection, sql, parameters)
+    return int(found[0]) if found else 0
