@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import sqlalchemy as sa
 
@@ -122,13 +123,14 @@ def test_an_insert_whose_id_is_taken_changes_nothing(database: Database) -> None
 
 def test_replace_moves_the_people_with_the_meeting(database: Database) -> None:
     acme = workspace_ids(database)["acme"]
-    database.transaction(
-        lambda c: meeting_store.insert_meeting(c, acme, a_meeting(5, "o@acme.test", "a@x.test"))
-    )
+    first = a_meeting(5, "o@acme.test", "a@x.test")
+    database.transaction(lambda c: meeting_store.insert_meeting(c, acme, first))
     later = START + timedelta(days=3)
     changed = a_meeting(5, "o@acme.test", "B@x.test", None, "c@x.test", start=later)
 
-    version = database.transaction(lambda c: meeting_store.replace_meeting(c, acme, changed, 1))
+    version = database.transaction(
+        lambda c: meeting_store.replace_meeting(c, acme, changed, 1, first)
+    )
 
     assert version == 2
     assert people_of(database) == sorted(
@@ -141,9 +143,30 @@ def test_replace_moves_the_people_with_the_meeting(database: Database) -> None:
     assert counts_of(database) == {acme: 1}
     # And to no attendees at all.
     database.transaction(
-        lambda c: meeting_store.replace_meeting(c, acme, a_meeting(5, "o@acme.test"), 2)
+        lambda c: meeting_store.replace_meeting(c, acme, a_meeting(5, "o@acme.test"), 2, changed)
     )
     assert people_of(database) == [(5, "ORGANIZER", "o@acme.test", acme, START)]
+    check(database)
+
+
+def test_replace_moves_the_people_when_only_the_start_changes(database: Database) -> None:
+    acme = workspace_ids(database)["acme"]
+    first = a_meeting(5, "o@acme.test", "a@x.test")
+    database.transaction(lambda c: meeting_store.insert_meeting(c, acme, first))
+    later = START + timedelta(hours=1)
+    moved = a_meeting(5, "o@acme.test", "a@x.test", start=later)
+    database.transaction(lambda c: meeting_store.replace_meeting(c, acme, moved, 1, first))
+    assert people_of(database) == [
+        (5, "ATTENDEE", "a@x.test", acme, later),
+        (5, "ORGANIZER", "o@acme.test", acme, later),
+    ]
+    # A change that leaves the people alone (the title) keeps their rows right.
+    retitled = msgspec.structs.replace(moved, title="Renamed")
+    database.transaction(lambda c: meeting_store.replace_meeting(c, acme, retitled, 2, moved))
+    assert people_of(database) == [
+        (5, "ATTENDEE", "a@x.test", acme, later),
+        (5, "ORGANIZER", "o@acme.test", acme, later),
+    ]
     check(database)
 
 

@@ -152,7 +152,7 @@ class MeetingService:
         """Validate, check the organizer, and store a new meeting. With an idempotency key,
         a repeat of the same request answers as the first did and creates nothing."""
         meeting = self._new_meeting(request)
-        digest = _request_digest(request)
+        digest = b"" if idempotency_key is None else _request_digest(request)
 
         def store(connection: Connection) -> Created:
             if idempotency_key is not None:
@@ -301,7 +301,7 @@ class MeetingService:
             updated = replace(current.meeting, **changes)
             _check_schedule(updated)
             version = meeting_store.replace_meeting(
-                connection, caller.workspace_id, updated, current.version
+                connection, caller.workspace_id, updated, current.version, current.meeting
             )
             return StoredMeeting(updated, version)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, delete
+from sqlalchemy import Connection
 
 from gong_meetings.records import StoredMeeting
 from gong_meetings.storage.driver import execute, fetch_all, fetch_one, instant
@@ -19,10 +19,9 @@ _attendees_decoder = msgspec.json.Decoder(list[MeetingAttendee])
 
 
 def _values(meeting: Meeting) -> dict[str, object]:
+    """A meeting's columns, but its date-times, which each writer gives as it needs them."""
     return {
         "title": meeting.title,
-        "scheduled_start": to_db(meeting.scheduled_start),
-        "scheduled_end": to_db(meeting.scheduled_end),
         "organizer_email": meeting.organizer_email,
         "meeting_url": meeting.meeting_url,
         "attendees": _attendees_encoder.encode(meeting.attendees).decode("utf-8"),
@@ -164,6 +163,8 @@ def insert_many(connection: Connection, workspace_id: int, batch: list[Meeting])
                 "created_at": stamp,
                 "updated_at": stamp,
                 "version": 1,
+                "scheduled_start": to_db(m.scheduled_start),
+                "scheduled_end": to_db(m.scheduled_end),
                 **_values(m),
             }
             for m in batch
@@ -199,29 +200,29 @@ _FORGET_PEOPLE = "DELETE FROM meeting_people WHERE meeting_id = :meeting_id"
 
 
 def replace_meeting(
-    connection: Connection, workspace_id: int, meeting: Meeting, version: int
+    connection: Connection, workspace_id: int, meeting: Meeting, version: int, before: Meeting
 ) -> int:
-    """Store `meeting` over version `version`; the new version number."""
+    """Store `meeting` over version `version`, which was `before`; the new version number.
+    Its people rows are rewritten only when they change (start, organizer or attendees)."""
     parameters = _row_parameters(connection, workspace_id, meeting)
     parameters["version"] = version + 1
     execute(connection, _REPLACE_MEETING, parameters)
-    execute(connection, _FORGET_PEOPLE, {"meeting_id": int(meeting.id)})
-    execute(
-        connection,
-        _INSERT_PERSON,
-        _people(meeting, workspace_id, parameters["scheduled_start"]),
-    )
+    people = _people(meeting, workspace_id, parameters["scheduled_start"])
+    if people != _people(before, workspace_id, instant(connection, before.scheduled_start)):
+        execute(connection, _FORGET_PEOPLE, {"meeting_id": int(meeting.id)})
+        execute(connection, _INSERT_PERSON, people)
     return version + 1
+
+
+_DELETE_MEETING = "DELETE FROM meetings WHERE id = :meeting_id AND workspace_id = :workspace_id"
 
 
 def delete_meeting(connection: Connection, workspace_id: int, meeting_id: int) -> bool:
     """Delete for good; False when the workspace has no such meeting."""
-    result = connection.execute(
-        delete(meetings).where(meetings.c.id == meeting_id, meetings.c.workspace_id == workspace_id)
-    )
-    if result.rowcount != 1:
+    parameters = {"meeting_id": meeting_id, "workspace_id": workspace_id}
+    if fetch_one(connection, _DELETE_MEETING + " RETURNING id", parameters) is None:
         return False
-    connection.execute(delete(meeting_people).where(meeting_people.c.meeting_id == meeting_id))
+    execute(connection, _FORGET_PEOPLE, {"meeting_id": meeting_id})
     _count(connection, workspace_id, -1)
     return True
 
