@@ -2,7 +2,7 @@
 alter one. They carry the query they belong to and the total counted on its first page."""
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from itsdangerous import BadData, URLSafeSerializer
@@ -36,9 +36,12 @@ class CursorCodec:
         )
 
     def encode(self, position: Position) -> str:
-        where = {
-            name: value.isoformat() if isinstance(value, datetime) else value
-            for name, value in asdict(position.filter).items()
+        found = position.filter
+        where = {  # what asdict() gave, without its deep copy
+            "start_from": None if found.start_from is None else found.start_from.isoformat(),
+            "start_to": None if found.start_to is None else found.start_to.isoformat(),
+            "organizer": found.organizer,
+            "attendee": found.attendee,
         }
         after = position.after_start.isoformat()
         return self._serializer.dumps(
