@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import random
 import secrets
 import threading
 import time
@@ -17,16 +18,23 @@ _meeting_id_lock = threading.Lock()
 MAX_MEETING_ID = 2**63 - 1
 
 
+# Request ids and the random part of meeting ids need to be distinct, not secret, so they come
+# from `random` (seeded from the OS at start, and again in a forked child), not `secrets`:
+# every call of that is a getrandom system call, where a busy machine takes the CPU away.
+# Keys, secrets and tokens still come from `secrets`.
+_unpredictable_enough = random.getrandbits
+
+
 def new_request_id() -> str:
     """A fresh 19-character lowercase [a-z0-9] id, as Gong's requestId looks: 76 random bits
     in hex, on every request, so made in one step rather than digit by digit."""
-    return secrets.token_hex(10)[:REQUEST_ID_LENGTH]
+    return f"{_unpredictable_enough(76):019x}"
 
 
 def new_meeting_id() -> int:
     """A time-ordered id, strictly increasing within this process."""
     global _last_meeting_id
-    candidate = (time.time_ns() // 1_000_000) << _RANDOM_BITS | secrets.randbits(_RANDOM_BITS)
+    candidate = (time.time_ns() // 1_000_000) << _RANDOM_BITS | _unpredictable_enough(_RANDOM_BITS)
     with _meeting_id_lock:
         if candidate <= _last_meeting_id:
             candidate = _last_meeting_id + 1
