@@ -14,6 +14,7 @@ serializes writers, so it cannot happen there; the test uses a PostgreSQL databa
 """
 
 import asyncio
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +45,11 @@ WAIT_SECONDS = 5.0
 # How long the first transaction stays open once it has taken the key afresh and created its
 # meeting, so that the second is waiting for it when it commits.
 HOLD_SECONDS = 0.5
+
+
+# Which of the racing requests a storage call belongs to: the transaction runs on a database
+# thread, which sees the request's context, not its thread.
+REQUEST: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="")
 
 
 def create_in_own_loop(database_url: str, caller: Caller, body: bytes) -> Created:
@@ -134,7 +140,7 @@ def test_two_repeats_as_the_key_expires_create_one_meeting(
         time.sleep(HOLD_SECONDS)
 
     def find_key(connection: sa.Connection, workspace: int, key: str) -> Any:
-        name = threading.current_thread().name
+        name = REQUEST.get()
         if name == "first":
             first_waits_for_second()
         found = real_find(connection, workspace, key)
@@ -144,7 +150,7 @@ def test_two_repeats_as_the_key_expires_create_one_meeting(
 
     def record_answer(connection: sa.Connection, workspace: int, key: str, meeting: str) -> None:
         real_record(connection, workspace, key, meeting)
-        if threading.current_thread().name == "first":
+        if REQUEST.get() == "first":
             first_holds_its_locks()
 
     monkeypatch.setattr(key_store, "find_key", find_key)
@@ -154,10 +160,9 @@ def test_two_repeats_as_the_key_expires_create_one_meeting(
     errors: list[BaseException] = []
 
     def repeat() -> None:
+        REQUEST.set(threading.current_thread().name)
         try:
-            answers[threading.current_thread().name] = create_in_own_loop(
-                database_url, caller, body
-            )
+            answers[REQUEST.get()] = create_in_own_loop(database_url, caller, body)
         except BaseException as error:  # reported below
             errors.append(error)
 
