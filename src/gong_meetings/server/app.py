@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
     ensure_current(database.engine, auto_upgrade=database.is_sqlite)
     cursor_secret = database.transaction(lambda c: server_secret(c, "list-cursors"))
     if not database.is_sqlite:
-        database.engine.dispose()  # requests have a pool of their own; keep none idle here
+        database.engine.dispose()  # requests use the async pool; keep no idle sync connections
     authenticator = Authenticator(database, settings.auth_cache_seconds)
     limiter = RateLimiter(
         counter_storage(settings.redis_url), settings.auth_failures_per_minute, clock

@@ -4,22 +4,20 @@ Storage functions are plain synchronous SQLAlchemy Core code taking a `Connectio
 runs each transaction in one step: on SQLite, on a dedicated thread that runs the requests
 arriving together in one transaction with one commit (see group_commit; aiosqlite would cost a
 hop per statement), and short reads on the event loop itself (see local_reads); on
-PostgreSQL, each on a thread of a pool with a pooled connection (see `_postgres`). Admin
-commands and migrations use the synchronous engine on the calling thread.
+PostgreSQL, through psycopg's async driver and a pool, with `run_sync` driving the same code.
+Admin commands and migrations use the synchronous engine.
 """
 
 import asyncio
-import contextvars
-import functools
 import sqlite3
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gong_meetings import metrics
 from gong_meetings.config import PoolOptions
@@ -125,7 +123,7 @@ class Database:
         # An in-memory database is one per connection: reads must use the writer's.
         in_memory = self.url.database in (None, "", ":memory:")
         self._reader = LocalReader(self.engine) if self.is_sqlite and not in_memory else None
-        self._serving: tuple[Engine, ThreadPoolExecutor] | None = None  # PostgreSQL's
+        self._async_engine: AsyncEngine | None = None
         # Waiting for a connection, making one, and the statements themselves, with a margin.
         self._deadline_seconds = (
             self.options.timeout_seconds
@@ -184,64 +182,39 @@ class Database:
         return await self._run_postgres(work)
 
     async def _run_postgres(self, work: Callable[[Connection], T]) -> T:
-        serving, threads = self._postgres()
+        if self._async_engine is None:
+            self._async_engine = create_async_engine(
+                self.url,
+                pool_size=self.options.size,
+                max_overflow=self.options.max_overflow,
+                pool_timeout=self.options.timeout_seconds,
+                pool_pre_ping=True,
+                connect_args=_postgres_connect_args(self.options),
+            )
+        engine = self._async_engine
 
-        def transaction() -> T:
-            with serving.begin() as connection:
-                return work(connection)
+        async def transaction() -> T:
+            async with engine.begin() as connection:
+                return await connection.run_sync(work)
 
         # The statement timeout is enforced by the server, so it cannot help when the server
         # stops answering (a hung host, a partition). This deadline covers that case; the
-        # abandoned transaction finishes on its thread when its connection gives up.
-        # In the request's context, as asyncio.to_thread would run it.
-        in_context = functools.partial(contextvars.copy_context().run, transaction)
-        future = asyncio.get_running_loop().run_in_executor(threads, in_context)
-        try:
-            done, _ = await asyncio.wait({future}, timeout=self._deadline_seconds)
-        except asyncio.CancelledError:
-            future.add_done_callback(_ignore_outcome)
-            raise
-        if future not in done:
-            future.add_done_callback(_ignore_outcome)
+        # abandoned task is cancelled and left to finish on its own, since awaiting it would
+        # wait for the driver's own cancellation to time out.
+        task = asyncio.ensure_future(transaction())
+        done, _ = await asyncio.wait({task}, timeout=self._deadline_seconds)
+        if task not in done:
+            task.cancel()
+            task.add_done_callback(_ignore_outcome)
             raise TimeoutError(f"database transaction took over {self._deadline_seconds}s")
-        return future.result()
-
-    def _postgres(self) -> tuple[Engine, ThreadPoolExecutor]:
-        """The pool that serves requests, and the threads that run their transactions.
-
-        Synchronous psycopg on threads, not its asyncio driver under SQLAlchemy's asyncio
-        engine: that cost about 2 ms of Python per create in a greenlet bridge and asyncio
-        waits (bench/README.md). There are twice as many threads as connections, so a request
-        that finds the pool taken waits in the pool, and gets its timeout (a 503), rather than
-        in the threads' queue.
-        """
-        if self._serving is None:
-            options = self.options
-            self._serving = (
-                create_engine(
-                    self.url,
-                    pool_size=options.size,
-                    max_overflow=options.max_overflow,
-                    pool_timeout=options.timeout_seconds,
-                    pool_pre_ping=True,
-                    connect_args=_postgres_connect_args(options),
-                ),
-                ThreadPoolExecutor(
-                    max_workers=2 * (options.size + options.max_overflow),
-                    thread_name_prefix="gong-db",
-                ),
-            )
-        return self._serving
+        return task.result()
 
     async def aclose(self) -> None:
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
         self.close()
 
     def close(self) -> None:
-        if self._serving is not None:
-            engine, threads = self._serving
-            threads.shutdown(wait=False, cancel_futures=True)
-            engine.dispose()
-            self._serving = None
         if self._reader is not None:
             self._reader.close()
         if self._committer is not None:

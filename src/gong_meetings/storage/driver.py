@@ -2,9 +2,9 @@
 
 On a 2-core machine SQLAlchemy Core takes about 300 µs to build, look up and run a one-row
 SELECT, against 10 µs for the same SQL through sqlite3 itself (bench/README.md). So the hot
-statements are written once as plain SQL with `:name` parameters, and go to the driver's own
-connection inside the transaction SQLAlchemy began: sqlite3, or psycopg with the SQL rewritten
-to its `%(name)s` style.
+statements are written once as plain SQL with `:name` parameters. On SQLite they go to sqlite3
+directly, inside the transaction SQLAlchemy began; on PostgreSQL they go through
+`exec_driver_sql`, rewritten to the driver's `%(name)s` style.
 
 Values come back as the driver gives them: on SQLite a date-time is the text SQLAlchemy stored
 (`storage.timestamps.from_db` reads both forms), and `instant` writes one the same way.
@@ -17,7 +17,6 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, StatementError
 
@@ -27,12 +26,11 @@ _NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
 
 def _as_sqlalchemy_error(
-    error: Exception, sql: str, parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    error: sqlite3.Error, sql: str, parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]
 ) -> StatementError:
-    """The driver's error as SQLAlchemy raises it (OperationalError, IntegrityError, ...), so
+    """sqlite3's error as SQLAlchemy raises it (OperationalError, IntegrityError, ...), so
     that `Database.run` tells an outage (503) from a bug the same way on either path."""
-    base = sqlite3.Error if isinstance(error, sqlite3.Error) else psycopg.Error
-    return DBAPIError.instance(sql, parameters, error, base)
+    return DBAPIError.instance(sql, parameters, error, sqlite3.Error)
 
 
 @cache
@@ -44,16 +42,15 @@ def fetch_all(
     connection: Connection, sql: str, parameters: Mapping[str, Any]
 ) -> list[Sequence[Any]]:
     """Every row `sql` returns, each a sequence of column values in the SELECT's order."""
-    driver = connection.connection.driver_connection
-    try:
-        if isinstance(driver, sqlite3.Connection):
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        try:
             rows: list[Sequence[Any]] = driver.execute(sql, parameters).fetchall()
-        else:
-            assert isinstance(driver, psycopg.Connection)
-            rows = driver.execute(_pyformat(sql), parameters).fetchall()
-    except (sqlite3.Error, psycopg.Error) as error:
-        raise _as_sqlalchemy_error(error, sql, parameters) from error
-    return rows
+        except sqlite3.Error as error:
+            raise _as_sqlalchemy_error(error, sql, parameters) from error
+        return rows
+    return list(connection.exec_driver_sql(_pyformat(sql), dict(parameters)).all())
 
 
 def fetch_one(
@@ -70,22 +67,19 @@ def execute(
     parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]],
 ) -> None:
     """Run a statement that returns nothing; a sequence of parameter sets runs it for each."""
-    driver = connection.connection.driver_connection
-    many = isinstance(parameters, list | tuple)  # not Mapping: an ABC check costs more
-    try:
-        if isinstance(driver, sqlite3.Connection):
-            if many:
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        try:
+            if isinstance(parameters, list | tuple):  # not Mapping: an ABC check costs more
                 driver.executemany(sql, parameters)
             else:
                 driver.execute(sql, parameters)
-        else:
-            assert isinstance(driver, psycopg.Connection)
-            if many:
-                driver.cursor().executemany(_pyformat(sql), parameters)
-            else:
-                driver.execute(_pyformat(sql), parameters)
-    except (sqlite3.Error, psycopg.Error) as error:
-        raise _as_sqlalchemy_error(error, sql, parameters) from error
+        except sqlite3.Error as error:
+            raise _as_sqlalchemy_error(error, sql, parameters) from error
+        return
+    many = dict(parameters) if isinstance(parameters, Mapping) else [dict(p) for p in parameters]
+    connection.exec_driver_sql(_pyformat(sql), many)
 
 
 def end_transaction(connection: Connection, how: str) -> None:
