@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.driver import execute
+from gong_meetings.storage.group_commit import GroupCommitter
 
 BATCH = 30
 WAIT_SECONDS = 10.0
@@ -164,4 +165,41 @@ async def test_a_request_that_fails_alone_is_rolled_back_and_the_next_one_stored
     with pytest.raises(ValueError, match="refused after writing"):
         await database.run(add_then_fail)
     assert await database.run(add_note_through_the_driver(2)) == 2
+    assert stored_ids(database) == {2}
+
+
+def hold_the_write_lock(tmp_path: Path) -> sqlite3.Connection:
+    """Another process's writer, as SQLite sees it: a connection of its own in BEGIN IMMEDIATE."""
+    other = sqlite3.connect(tmp_path / "group.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+async def test_a_write_waits_for_another_writer_and_goes_through_when_it_lets_go(
+    database: Database, tmp_path: Path
+) -> None:
+    other = hold_the_write_lock(tmp_path)
+    waiting = asyncio.ensure_future(database.run(add_note_through_the_driver(1)))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()  # still asking for the lock, not failed
+    other.execute("COMMIT")
+    other.close()
+    assert await asyncio.wait_for(waiting, WAIT_SECONDS) == 1
+    assert stored_ids(database) == {1}
+
+
+async def test_a_write_lock_held_past_the_busy_timeout_fails_the_batch(
+    database: Database, tmp_path: Path
+) -> None:
+    committer = GroupCommitter(database.engine, busy_timeout_seconds=0.2)
+    other = hold_the_write_lock(tmp_path)
+    try:
+        with pytest.raises(sa.exc.OperationalError, match="locked"):
+            await committer.run(add_note_through_the_driver(1))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    # The same committer writes once the lock is free.
+    assert await committer.run(add_note_through_the_driver(2)) == 2
+    committer.close()
     assert stored_ids(database) == {2}

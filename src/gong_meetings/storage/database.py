@@ -119,7 +119,9 @@ class Database:
         self.options = options or PoolOptions()
         self.is_sqlite = self.url.drivername == "sqlite"
         self.engine = _sync_engine(self.url, self.options)
-        self._committer = GroupCommitter(self.engine) if self.is_sqlite else None
+        self._committer = (
+            GroupCommitter(self.engine, SQLITE_BUSY_TIMEOUT_MS / 1000) if self.is_sqlite else None
+        )
         # An in-memory database is one per connection: reads must use the writer's.
         in_memory = self.url.database in (None, "", ":memory:")
         self._reader = LocalReader(self.engine) if self.is_sqlite and not in_memory else None

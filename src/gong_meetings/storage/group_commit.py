@@ -11,16 +11,23 @@ fails fails the whole batch, none of which was answered yet.
 import asyncio
 import contextlib
 import queue
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from gong_meetings.storage.driver import end_transaction, execute
 
 # Bounds how long one batch holds SQLite's write lock, and so the wait of the next requests.
 MAX_BATCH = 64
+# While another process holds the write lock, it is asked for again this often, until the
+# busy timeout. SQLite's own busy handler backs off to 100 ms between tries: with two server
+# processes writing, a request could wait seconds for a lock that was free most of that time.
+_RETRY_LOCK_SECONDS = 0.001
 
 Work = Callable[[Connection], Any]
 _Job = tuple[Work, "asyncio.Future[Any]"]
@@ -28,8 +35,11 @@ _Outcome = tuple[bool, Any]  # (succeeded, the result or the exception)
 
 
 class GroupCommitter:
-    def __init__(self, engine: Engine, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, engine: Engine, busy_timeout_seconds: float, max_batch: int = MAX_BATCH
+    ) -> None:
         self._engine = engine
+        self._busy_timeout_seconds = busy_timeout_seconds
         self._max_batch = max_batch
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -87,24 +97,42 @@ class GroupCommitter:
         of the transaction as a whole."""
         try:
             if self._connection is None:
-                self._connection = self._engine.connect()
+                connection = self._engine.connect()
+                execute(connection, "PRAGMA busy_timeout = 0", {})  # _begin_immediate waits
+                self._connection = connection
         except Exception as error:
             return [(False, error)] * len(works)
-        outcomes, failed = _run_batch(self._connection, works)
+        outcomes, failed = _run_batch(self._connection, works, self._busy_timeout_seconds)
         if failed:
             self._connection.close()
             self._connection = None
         return outcomes
 
 
-def _run_batch(connection: Connection, works: list[Work]) -> tuple[list[_Outcome], bool]:
+def _begin_immediate(connection: Connection, busy_timeout_seconds: float) -> None:
+    """BEGIN IMMEDIATE, trying again while another process holds the write lock."""
+    deadline = time.monotonic() + busy_timeout_seconds
+    while True:
+        try:
+            execute(connection, "BEGIN IMMEDIATE", {})
+            return
+        except OperationalError as error:
+            busy = getattr(error.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(_RETRY_LOCK_SECONDS)
+
+
+def _run_batch(
+    connection: Connection, works: list[Work], busy_timeout_seconds: float
+) -> tuple[list[_Outcome], bool]:
     """Each work's outcome, and whether the transaction as a whole failed.
 
     The transaction is begun and ended through the driver: through SQLAlchemy, that cost
     270 µs, more than most requests' statements (see `driver.end_transaction`).
     """
     try:
-        execute(connection, "BEGIN IMMEDIATE", {})
+        _begin_immediate(connection, busy_timeout_seconds)
         if len(works) == 1:  # nothing to keep apart: no savepoint needed
             outcome = _attempt(works[0], connection)
             if not outcome[0]:
