@@ -203,3 +203,24 @@ async def test_a_write_lock_held_past_the_busy_timeout_fails_the_batch(
     assert await committer.run(add_note_through_the_driver(2)) == 2
     committer.close()
     assert stored_ids(database) == {2}
+
+
+async def test_the_committers_connection_never_serves_another_after_a_failed_batch(
+    database: Database, tmp_path: Path
+) -> None:
+    """It waits for the write lock itself (busy_timeout 0): when it is replaced, it is dropped,
+    not handed to the admin path, which relies on SQLite's own busy timeout."""
+    committer = GroupCommitter(database.engine, busy_timeout_seconds=0.1)
+    other = hold_the_write_lock(tmp_path)
+    try:
+        with pytest.raises(sa.exc.OperationalError):
+            await committer.run(add_note_through_the_driver(1))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    committer.close()
+    timeouts = {
+        database.transaction(lambda c: c.exec_driver_sql("PRAGMA busy_timeout").scalar())
+        for _ in range(3)
+    }
+    assert timeouts == {10_000}

@@ -74,3 +74,11 @@ async def test_reads_through_sqlalchemy_and_the_driver_take_turns(database: Data
     assert through_sqlalchemy == [1]
     assert await database.read(note_ids) == [1]
     assert await database.read(lambda c: c.exec_driver_sql("SELECT count(*) FROM notes").scalar())
+
+
+async def test_the_readers_connection_never_serves_a_writer_after_it(database: Database) -> None:
+    """The reader's connection is query_only: after a failed read it is dropped, not pooled."""
+    with pytest.raises(ServiceUnavailable):
+        await database.read(add_note(1))
+    database.transaction(add_note(2))  # the admin path, on a pooled connection
+    assert await database.read(note_ids) == [2]

@@ -94,6 +94,13 @@ def end_transaction(connection: Connection, how: str) -> None:
         connection.rollback()
 
 
+def discard(connection: Connection) -> None:
+    """Close a connection whose settings were changed for one use (query_only, no busy
+    timeout) without handing it back to the pool, where the next user would inherit them."""
+    connection.invalidate()
+    connection.close()
+
+
 def instant(connection: Connection, value: datetime) -> datetime | str:
     """A UTC instant as a parameter: on SQLite, the text SQLAlchemy's DateTime stores, so that
     rows written either way compare and sort alike."""

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from gong_meetings.storage.driver import end_transaction, execute
+from gong_meetings.storage.driver import discard, end_transaction, execute
 
 # Bounds how long one batch holds SQLite's write lock, and so the wait of the next requests.
 MAX_BATCH = 64
@@ -89,7 +89,7 @@ class GroupCommitter:
                     return
         finally:
             if self._connection is not None:
-                self._connection.close()
+                discard(self._connection)
                 self._connection = None
 
     def _run(self, works: list[Work]) -> list[_Outcome]:
@@ -98,18 +98,18 @@ class GroupCommitter:
         try:
             if self._connection is None:
                 connection = self._engine.connect()
-                execute(connection, "PRAGMA busy_timeout = 0", {})  # _begin_immediate waits
+                execute(connection, "PRAGMA busy_timeout = 0", {})  # _begin_when_free waits
                 self._connection = connection
         except Exception as error:
             return [(False, error)] * len(works)
         outcomes, failed = _run_batch(self._connection, works, self._busy_timeout_seconds)
         if failed:
-            self._connection.close()
+            discard(self._connection)
             self._connection = None
         return outcomes
 
 
-def _begin_immediate(connection: Connection, busy_timeout_seconds: float) -> None:
+def _begin_when_free(connection: Connection, busy_timeout_seconds: float) -> None:
     """BEGIN IMMEDIATE, trying again while another process holds the write lock."""
     deadline = time.monotonic() + busy_timeout_seconds
     while True:
@@ -132,7 +132,7 @@ def _run_batch(
     270 µs, more than most requests' statements (see `driver.end_transaction`).
     """
     try:
-        _begin_immediate(connection, busy_timeout_seconds)
+        _begin_when_free(connection, busy_timeout_seconds)
         if len(works) == 1:  # nothing to keep apart: no savepoint needed
             outcome = _attempt(works[0], connection)
             if not outcome[0]:

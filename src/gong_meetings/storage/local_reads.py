@@ -18,7 +18,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from gong_meetings.storage.driver import end_transaction, execute
+from gong_meetings.storage.driver import discard, end_transaction, execute
 
 T = TypeVar("T")
 
@@ -45,7 +45,7 @@ class LocalReader:
 
     def close(self) -> None:
         if self._connection is not None:
-            self._connection.close()
+            discard(self._connection)
             self._connection = None
 
     def _connect(self) -> Connection:
