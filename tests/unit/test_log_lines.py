@@ -1,0 +1,156 @@
+"""logs.write_info: the access log's line written without a LogRecord is the line logging
+writes, and logging writes it instead whenever anything could see or change the record."""
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from gong_meetings import logs
+
+FIELDS = {"requestId": "r1", "workspace": None, "status": 200, "durationMs": 1.25}
+
+
+@pytest.fixture
+def logger() -> Iterator[logging.Logger]:
+    """A logger of its own, `tests.log_lines.access`, under a parent that does not propagate;
+    both are reset afterwards."""
+    parent = logging.getLogger("tests.log_lines")
+    child = logging.getLogger("tests.log_lines.access")
+    yield child
+    for each in (parent, child):
+        for handler in each.handlers:
+            handler.close()
+        each.handlers.clear()
+        each.filters.clear()
+
+
+def start_clean(logger: logging.Logger) -> None:
+    """Called in the test itself: pytest attaches its capture handler to every logger that does
+    not propagate when the test starts, which would itself send the line through logging."""
+    parent = logger.parent
+    assert parent is not None
+    for each in (parent, logger):
+        each.handlers.clear()
+        each.filters.clear()
+        each.setLevel(logging.INFO)
+        each.disabled = False
+    logger.propagate, parent.propagate = True, False
+
+
+def json_handler(level: int = logging.NOTSET) -> tuple[logs.JsonLineHandler, io.StringIO]:
+    stream = io.StringIO()
+    handler = logs.JsonLineHandler(stream)
+    handler.setFormatter(logs.json_formatter())
+    handler.setLevel(level)
+    return handler, stream
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def without_time(line: dict[str, object]) -> dict[str, object]:
+    return {name: value for name, value in line.items() if name != "time"}
+
+
+def test_the_direct_line_is_the_line_logging_writes(logger: logging.Logger) -> None:
+    start_clean(logger)
+    handler, stream = json_handler()
+    logger.parent.addHandler(handler)  # type: ignore[union-attr]
+    assert logs.write_info(logger, "GET /x 200 50% done", FIELDS) is True
+    logger.info("GET /x 200 50% done", extra=FIELDS)
+    direct, logged = lines(stream)
+    assert without_time(direct) == without_time(logged)
+    assert list(direct) == list(logged)  # the same keys in the same order, time last
+    assert direct["message"] == "GET /x 200 50% done"
+    assert str(direct["time"]).endswith("Z")
+
+
+def test_every_handler_on_the_way_up_gets_the_line(logger: logging.Logger) -> None:
+    start_clean(logger)
+    mine, mine_stream = json_handler()
+    parents, parents_stream = json_handler()
+    logger.addHandler(mine)
+    logger.parent.addHandler(parents)  # type: ignore[union-attr]
+    assert logs.write_info(logger, "m", FIELDS) is True
+    assert len(lines(mine_stream)) == len(lines(parents_stream)) == 1
+
+
+def test_a_handler_above_info_is_passed_by_as_logging_would(logger: logging.Logger) -> None:
+    start_clean(logger)
+    quiet, quiet_stream = json_handler(logging.WARNING)
+    loud, loud_stream = json_handler()
+    logger.addHandler(quiet)
+    logger.addHandler(loud)
+    assert logs.write_info(logger, "m", FIELDS) is True
+    assert quiet_stream.getvalue() == ""
+    assert len(lines(loud_stream)) == 1
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _refuse_all(record: logging.LogRecord) -> bool:
+    return False
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        "a filter on the logger",
+        "a filter on the handler",
+        "another kind of handler on the way up",
+        "another formatter",
+        "the logger disabled",
+        "the logger above info",
+        "no handler at all",
+    ],
+)
+def test_logging_writes_it_when_anything_could_see_or_change_the_record(
+    logger: logging.Logger, setup: str
+) -> None:
+    start_clean(logger)
+    handler, stream = json_handler()
+    logger.addHandler(handler)
+    if setup == "a filter on the logger":
+        logger.addFilter(_refuse_all)
+    elif setup == "a filter on the handler":
+        handler.addFilter(_refuse_all)
+    elif setup == "another kind of handler on the way up":
+        logger.parent.addHandler(_Records())  # type: ignore[union-attr]
+    elif setup == "another formatter":
+        handler.setFormatter(logging.Formatter())
+    elif setup == "the logger disabled":
+        logger.disabled = True
+    elif setup == "the logger above info":
+        logger.setLevel(logging.WARNING)
+    elif setup == "no handler at all":
+        logger.removeHandler(handler)
+    assert logs.write_info(logger, "m", FIELDS) is False
+    assert stream.getvalue() == ""
+
+
+def test_serve_configures_the_handler_that_takes_direct_lines() -> None:
+    config = logs.log_config("json")
+    assert config["handlers"]["default"]["class"] == "gong_meetings.logs.JsonLineHandler"
+    assert logs.log_config("text")["handlers"]["default"]["class"] == "logging.StreamHandler"
+
+
+def test_a_failed_write_is_reported_as_logging_reports_it(
+    logger: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start_clean(logger)
+    handler, stream = json_handler()
+    logger.addHandler(handler)
+    stream.close()  # writing to it raises ValueError
+    assert logs.write_info(logger, "m", FIELDS) is True  # the request goes on regardless
+    assert "--- Logging error ---" in capsys.readouterr().err
