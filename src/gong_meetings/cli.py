@@ -100,7 +100,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     signal.signal(signal.SIGTERM, lambda _signal, _frame: None)
     with _metrics_shared_by(workers):
         uvicorn.run(
-            "gong_meetings.server.app:create_app",
+            "gong_meetings.server.app:serve_app",
             factory=True,
             workers=workers,
             **server_options(settings),

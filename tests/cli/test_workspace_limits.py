@@ -326,7 +326,7 @@ def test_serve_with_several_workers_and_redis_starts_them(
     result = run_cli(capsys, "serve", "--workers", "2", "--port", "0")
     assert result.code == 0, result
     assert [(run["app"], run["workers"]) for run in uvicorn_runs] == [
-        ("gong_meetings.server.app:create_app", 2)
+        ("gong_meetings.server.app:serve_app", 2)
     ]
     assert "Created workspace 'default'" in result.out
 

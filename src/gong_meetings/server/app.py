@@ -1,5 +1,6 @@
 """The app factory: settings in, a ready ASGI app out."""
 
+import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -115,10 +116,25 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
             "PUT": meetings.update_meeting,
             "DELETE": meetings.delete_meeting,
         },
-        fallback=app,
     )
-    served: ASGIApp = RequestIdMiddleware(api)
+    served: ASGIApp = RequestIdMiddleware(app, api.answer)
     if settings.trusted_proxies:
         # uvicorn's ASGI types are narrower than Starlette's; the protocol is the same.
         served = ProxyHeadersMiddleware(served, list(settings.trusted_proxies))  # type: ignore[arg-type,assignment]
     return served
+
+
+def serve_app() -> ASGIApp:
+    """The app as `serve` runs it, once in each worker process, for the life of the process.
+
+    What start-up made (modules, SQLAlchemy's metadata, the contract's types, the app: about
+    100,000 objects) lives as long as the process, so it is moved out of the garbage
+    collector's sight. Otherwise every full collection walks all of it, about 40 ms here, and
+    under writes such collections came often enough to be the p99 of create and update
+    (bench/README.md). Only here, not in create_app: an embedding program or a test suite
+    makes many apps whose cycles must stay collectable.
+    """
+    app = create_app()
+    gc.collect()  # garbage frozen now would never be freed
+    gc.freeze()
+    return app

@@ -4,8 +4,9 @@ Every call to /v2/meetings passed through Starlette's router (a regular expressi
 tried in turn) and four layers of its middleware and exception handling: about a third of a
 get's time on the event loop (bench/README.md). Here the six hot (method, path) pairs are
 found with a dictionary and a prefix, and their handlers run directly, with the same error
-handlers Starlette would call. Anything else (other methods, other paths, HEAD, a root path)
-goes on to Starlette unchanged, so its 404s and 405s, with `Allow`, stay as they were.
+handlers Starlette would call; the request-id middleware sends what they return. Anything
+else (other methods, other paths, HEAD, a root path) goes on to Starlette unchanged, so its
+404s and 405s, with `Allow`, stay as they were.
 """
 
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope
 
 from gong_meetings.errors import ApiError
 from gong_meetings.server.errors import api_error, server_error
@@ -37,30 +38,28 @@ class ApiDispatcher:
         self,
         fixed: dict[tuple[str, str], Handler],
         by_meeting_id: dict[str, Handler],
-        fallback: ASGIApp,
     ) -> None:
         """`fixed` maps (method, path) to a handler; `by_meeting_id`, a method on
-        /v2/meetings/{meetingId}; `fallback` gets every other request."""
+        /v2/meetings/{meetingId}."""
         self._fixed = {key: (handler, RouteName(key[1])) for key, handler in fixed.items()}
         self._by_meeting_id = by_meeting_id
         self._meeting_route = RouteName(MEETING)
-        self._fallback = fallback
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = self._match(scope) if scope["type"] == "http" else None
+    async def answer(self, scope: Scope, receive: Receive) -> Response | None:
+        """The handler's response, or its error's; None when the request is not for one of
+        the routes here. The request-id middleware sends it (see there)."""
+        found = self._match(scope)
         if found is None:
-            await self._fallback(scope, receive, send)
-            return
+            return None
         handler, route = found
         scope["route"] = route
-        request = Request(scope, receive, send)
+        request = Request(scope, receive)
         try:
-            response = await handler(request)
+            return await handler(request)
         except ApiError as error:
-            response = await api_error(request, error)
+            return await api_error(request, error)
         except Exception as error:  # logged with its stack there; the client gets the envelope
-            response = await server_error(request, error)
-        await response(scope, receive, send)
+            return await server_error(request, error)
 
     def _match(self, scope: Scope) -> tuple[Handler, RouteName] | None:
         if scope.get("root_path"):
