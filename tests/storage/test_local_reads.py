@@ -82,3 +82,15 @@ async def test_the_readers_connection_never_serves_a_writer_after_it(database: D
         await database.read(add_note(1))
     database.transaction(add_note(2))  # the admin path, on a pooled connection
     assert await database.read(note_ids) == [2]
+
+
+async def test_a_one_statement_read_sees_writes_and_leaves_no_transaction_open(
+    database: Database,
+) -> None:
+    """No BEGIN around it: SQLite's own snapshot for the statement, ended when it is done, so
+    the next read sees the next write and a checkpoint is never held up."""
+    for note_id in (1, 2):
+        await database.run(add_note(note_id))
+        assert await database.read(note_ids, one_statement=True) == list(range(1, note_id + 1))
+        driver = await database.read(lambda c: c.connection.driver_connection, one_statement=True)
+        assert driver is not None and not driver.in_transaction

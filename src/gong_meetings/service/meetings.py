@@ -201,7 +201,8 @@ class MeetingService:
         if meeting_id is None:
             raise _not_found()
         found = await self._database.read(
-            lambda c: meeting_store.get_meeting(c, caller.workspace_id, meeting_id)
+            lambda c: meeting_store.get_meeting(c, caller.workspace_id, meeting_id),
+            one_statement=True,
         )
         if found is None:
             raise _not_found()

@@ -143,15 +143,16 @@ class Database:
         """Run `work` in one transaction without blocking the event loop."""
         return await self._with_retries(lambda: self._run_once(work))
 
-    async def read(self, work: Callable[[Connection], T]) -> T:
+    async def read(self, work: Callable[[Connection], T], *, one_statement: bool = False) -> T:
         """Run `work`, which reads a few rows and writes nothing, in one transaction. On
-        SQLite that is here on the event loop (see local_reads); elsewhere as `run`."""
+        SQLite that is here on the event loop (see local_reads), with no transaction around
+        work that runs `one_statement`; elsewhere as `run`."""
         reader = self._reader
         if reader is None:
             return await self.run(work)
 
         async def read_here() -> T:
-            return reader.read(work)
+            return reader.read(work, one_statement=one_statement)
 
         return await self._with_retries(read_here)
 
