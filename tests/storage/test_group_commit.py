@@ -224,3 +224,58 @@ async def test_the_committers_connection_never_serves_another_after_a_failed_bat
         for _ in range(3)
     }
     assert timeouts == {10_000}
+
+
+def statements_of(database: Database) -> list[str]:
+    """Every statement the database runs from now on, as sqlite3 traces them."""
+    statements: list[str] = []
+
+    def on_checkout(driver_connection: sqlite3.Connection, *_: object) -> None:
+        driver_connection.set_trace_callback(statements.append)
+
+    sa.event.listen(database.engine, "checkout", on_checkout)
+    return statements
+
+
+async def test_a_request_that_fails_before_writing_costs_the_batch_no_savepoint(
+    database: Database,
+) -> None:
+    """Savepoints copy the pages they touch; a failure that changed nothing needs none."""
+    statements = statements_of(database)
+
+    def refuse(_connection: Connection) -> None:
+        raise LookupError("no such meeting")
+
+    results = await as_one_batch(
+        database,
+        [add_note_through_the_driver(1), refuse, add_note(2), add_note_through_the_driver(3)],
+    )
+    assert results[0] == 1 and results[2:] == [2, 3]
+    assert isinstance(results[1], LookupError)
+    assert stored_ids(database) == {1, 2, 3}
+    assert not [s for s in statements if "SAVEPOINT" in s.upper() or "ROLLBACK" in s.upper()]
+
+
+async def test_a_request_that_fails_after_writing_is_undone_and_the_rest_stored_once(
+    database: Database,
+) -> None:
+    """The batch runs again with a savepoint each; the failed work keeps its first outcome."""
+    runs: list[int] = []
+
+    def counted(note_id: int) -> Callable[[Connection], int]:
+        def work(connection: Connection) -> int:
+            runs.append(note_id)
+            return add_note_through_the_driver(note_id)(connection)
+
+        return work
+
+    def add_then_fail(connection: Connection) -> None:
+        runs.append(2)
+        add_note_through_the_driver(2)(connection)
+        raise ValueError("refused after writing")
+
+    results = await as_one_batch(database, [counted(1), add_then_fail, counted(3)])
+    assert results[0] == 1 and results[2] == 3
+    assert isinstance(results[1], ValueError)
+    assert stored_ids(database) == {1, 3}
+    assert runs == [1, 2, 1, 3]  # 1 again after the rollback; the failed one not again
