@@ -2,6 +2,7 @@
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -47,19 +48,80 @@ def _finish(line: dict[str, Any], created: float) -> str:
     return _ENCODER.encode(line).decode("utf-8")
 
 
+# Lines handed over through `write_line` are written together, within this long of the first.
+FLUSH_EVERY_SECONDS = 0.1
+# No write is larger, so several workers writing to one pipe never split each other's lines
+# (POSIX writes at most PIPE_BUF, 4096 bytes, to a pipe in one piece).
+_WRITE_BYTES = 4096
+
+
 class JsonLineHandler(logging.StreamHandler[TextIO]):
-    """The handler `serve` writes JSON lines with. `write_info` can also give it a line with no
-    LogRecord made, which is what the access log does on every request (see there)."""
+    """The handler `serve` writes JSON lines with.
+
+    `write_info` hands it access-log lines with no LogRecord made (see there). Those are
+    gathered and written a few at a time, in writes of whole lines of at most 4 KiB, at the
+    latest FLUSH_EVERY_SECONDS after the first, by a thread of its own: one write per request
+    was a tenth of a get's time. Any other record writes the gathered lines first, then
+    itself, at once, as does a flush (logging flushes every handler at exit).
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._pending_bytes = 0
+        self._wake = threading.Event()
+        self._flusher: threading.Thread | None = None
 
     def write_line(self, line: str) -> None:
+        text = line + self.terminator
+        with self.lock:  # type: ignore[union-attr]  # made in Handler.__init__
+            if self._pending_bytes + len(text) > _WRITE_BYTES:
+                self._write_pending()
+            self._pending.append(text)
+            self._pending_bytes += len(text)
+            if len(self._pending) == 1:
+                self._flush_soon()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write_pending()
+        super().emit(record)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write_pending()
+            super().flush()
+
+    def _write_pending(self) -> None:
+        """Called with the lock held."""
+        if not self._pending:
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
         try:
-            with self.lock:  # type: ignore[union-attr]  # made in Handler.__init__
-                self.stream.write(line + self.terminator)
-                self.flush()
+            self.stream.write(text)
+            super().flush()
         except RecursionError:  # as StreamHandler.emit
             raise
         except Exception:
-            self.handleError(logging.makeLogRecord({"msg": line}))
+            self.handleError(logging.makeLogRecord({"msg": text}))
+
+    def _flush_soon(self) -> None:
+        if self._flusher is None:
+            self._flusher = threading.Thread(
+                target=self._flush_when_woken, name="gong-log", daemon=True
+            )
+            self._flusher.start()
+        self._wake.set()
+
+    def _flush_when_woken(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(FLUSH_EVERY_SECONDS)
+            with self.lock:  # type: ignore[union-attr]
+                self._wake.clear()
+                self._write_pending()
 
 
 def write_info(logger: logging.Logger, message: str, fields: Mapping[str, Any]) -> bool:

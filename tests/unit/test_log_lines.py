@@ -4,6 +4,7 @@ writes, and logging writes it instead whenever anything could see or change the 
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -48,8 +49,11 @@ def json_handler(level: int = logging.NOTSET) -> tuple[logs.JsonLineHandler, io.
     return handler, stream
 
 
-def lines(stream: io.StringIO) -> list[dict[str, object]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
+def lines(handler: logs.JsonLineHandler) -> list[dict[str, object]]:
+    """What `handler` has written, once it has written what it gathered."""
+    handler.flush()
+    assert isinstance(handler.stream, io.StringIO)
+    return [json.loads(line) for line in handler.stream.getvalue().splitlines()]
 
 
 def without_time(line: dict[str, object]) -> dict[str, object]:
@@ -58,11 +62,11 @@ def without_time(line: dict[str, object]) -> dict[str, object]:
 
 def test_the_direct_line_is_the_line_logging_writes(logger: logging.Logger) -> None:
     start_clean(logger)
-    handler, stream = json_handler()
+    handler, _ = json_handler()
     logger.parent.addHandler(handler)  # type: ignore[union-attr]
     assert logs.write_info(logger, "GET /x 200 50% done", FIELDS) is True
     logger.info("GET /x 200 50% done", extra=FIELDS)
-    direct, logged = lines(stream)
+    direct, logged = lines(handler)
     assert without_time(direct) == without_time(logged)
     assert list(direct) == list(logged)  # the same keys in the same order, time last
     assert direct["message"] == "GET /x 200 50% done"
@@ -71,23 +75,23 @@ def test_the_direct_line_is_the_line_logging_writes(logger: logging.Logger) -> N
 
 def test_every_handler_on_the_way_up_gets_the_line(logger: logging.Logger) -> None:
     start_clean(logger)
-    mine, mine_stream = json_handler()
-    parents, parents_stream = json_handler()
+    mine, _ = json_handler()
+    parents, _ = json_handler()
     logger.addHandler(mine)
     logger.parent.addHandler(parents)  # type: ignore[union-attr]
     assert logs.write_info(logger, "m", FIELDS) is True
-    assert len(lines(mine_stream)) == len(lines(parents_stream)) == 1
+    assert len(lines(mine)) == len(lines(parents)) == 1
 
 
 def test_a_handler_above_info_is_passed_by_as_logging_would(logger: logging.Logger) -> None:
     start_clean(logger)
-    quiet, quiet_stream = json_handler(logging.WARNING)
-    loud, loud_stream = json_handler()
+    quiet, _ = json_handler(logging.WARNING)
+    loud, _ = json_handler()
     logger.addHandler(quiet)
     logger.addHandler(loud)
     assert logs.write_info(logger, "m", FIELDS) is True
-    assert quiet_stream.getvalue() == ""
-    assert len(lines(loud_stream)) == 1
+    assert lines(quiet) == []
+    assert len(lines(loud)) == 1
 
 
 class _Records(logging.Handler):
@@ -153,4 +157,54 @@ def test_a_failed_write_is_reported_as_logging_reports_it(
     logger.addHandler(handler)
     stream.close()  # writing to it raises ValueError
     assert logs.write_info(logger, "m", FIELDS) is True  # the request goes on regardless
+    handler.flush()
     assert "--- Logging error ---" in capsys.readouterr().err
+
+
+class _Writes(io.StringIO):
+    """A stream that keeps each write apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def test_lines_are_written_together_in_whole_lines_of_at_most_4_kib(
+    logger: logging.Logger,
+) -> None:
+    start_clean(logger)
+    stream = _Writes()
+    handler = logs.JsonLineHandler(stream)
+    handler.setFormatter(logs.json_formatter())
+    logger.addHandler(handler)
+    for number in range(100):
+        assert logs.write_info(logger, f"request {number}", FIELDS) is True
+    handler.flush()
+    assert 100 // len(stream.writes) >= 10  # about 200 bytes a line: 20 a write
+    assert all(len(text.encode()) <= 4096 and text.endswith("\n") for text in stream.writes)
+    assert [line["message"] for line in lines(handler)] == [f"request {n}" for n in range(100)]
+
+
+def test_gathered_lines_are_written_soon_without_anyone_asking(logger: logging.Logger) -> None:
+    start_clean(logger)
+    handler, stream = json_handler()
+    logger.addHandler(handler)
+    assert logs.write_info(logger, "m", FIELDS) is True
+    deadline = time.monotonic() + 10 * logs.FLUSH_EVERY_SECONDS + 5
+    while stream.getvalue() == "" and time.monotonic() < deadline:
+        time.sleep(logs.FLUSH_EVERY_SECONDS / 10)
+    assert json.loads(stream.getvalue())["message"] == "m"
+
+
+def test_any_other_record_writes_the_gathered_lines_first(logger: logging.Logger) -> None:
+    start_clean(logger)
+    handler, stream = json_handler()
+    logger.addHandler(handler)
+    assert logs.write_info(logger, "gathered", FIELDS) is True
+    logger.warning("at once")
+    messages = [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
+    assert messages == ["gathered", "at once"]
