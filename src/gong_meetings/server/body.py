@@ -8,6 +8,7 @@ import msgspec
 from starlette.requests import ClientDisconnect, Request
 
 from gong_meetings.errors import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
+from gong_meetings.server.middleware import BODY_RECEIVED_KEY
 from gong_meetings.server.problems import all_problems
 
 T = TypeVar("T")
@@ -39,12 +40,13 @@ async def read_limited(request: Request, limits: BodyLimits) -> bytes:
         raise too_large
     chunks = bytearray()
     try:
-        async with asyncio.timeout(limits.timeout_seconds):
-            async for chunk in request.stream():
-                chunks += chunk
-                # Checked as the body arrives, so a huge body is never held in memory whole.
-                if len(chunks) > max_bytes:
-                    raise too_large
+        if request.scope.get(BODY_RECEIVED_KEY):
+            # The server holds the whole body already (server/protocol.py): nothing to wait
+            # for, so no timer, which cost a small body's read half its time.
+            await _collect(request, chunks, too_large, max_bytes)
+        else:
+            async with asyncio.timeout(limits.timeout_seconds):
+                await _collect(request, chunks, too_large, max_bytes)
     except ClientDisconnect:
         # Nobody will read the answer; a 400 keeps the hang-up out of the error log and 5xx.
         raise BadRequest("body: the client closed the connection before sending it all") from None
@@ -54,6 +56,16 @@ async def read_limited(request: Request, limits: BodyLimits) -> bytes:
             headers=_CLOSE,
         ) from None
     return bytes(chunks)
+
+
+async def _collect(
+    request: Request, chunks: bytearray, too_large: PayloadTooLarge, max_bytes: int
+) -> None:
+    async for chunk in request.stream():
+        chunks += chunk
+        # Checked as the body arrives, so a huge body is never held in memory whole.
+        if len(chunks) > max_bytes:
+            raise too_large
 
 
 def decode_json(body: bytes, into: type[T]) -> T:

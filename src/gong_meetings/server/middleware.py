@@ -21,6 +21,8 @@ RESPONSE_HEADERS_KEY = "gong_meetings.response_headers"
 WORKSPACE_KEY = "gong_meetings.workspace"
 # (status, message) when the connection layer refuses a request before the app sees it.
 REFUSAL_KEY = "gong_meetings.refusal"
+# True once the connection layer holds the request's whole body (see server/body.py).
+BODY_RECEIVED_KEY = "gong_meetings.body_received"
 
 
 def record_request(

@@ -24,7 +24,12 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from gong_meetings import metrics
 from gong_meetings.config import Settings
 from gong_meetings.ids import new_request_id
-from gong_meetings.server.middleware import REFUSAL_KEY, error_body, record_request
+from gong_meetings.server.middleware import (
+    BODY_RECEIVED_KEY,
+    REFUSAL_KEY,
+    error_body,
+    record_request,
+)
 
 log = logging.getLogger("gong_meetings.server")
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
@@ -79,6 +84,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        if not self.cycle.more_body:  # the request's whole body is in the cycle's hands
+            self.scope[BODY_RECEIVED_KEY] = True  # type: ignore[literal-required]
         self._message_complete = True
         self._awaiting_headers = True
         self._header_bytes = 0
