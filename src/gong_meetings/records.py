@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from gong_meetings.wire import Meeting
+from gong_meetings.wire import Meeting, ShownMeeting
 
 # Gong's own limits, and so every new workspace's.
 DEFAULT_CALLS_PER_SECOND = 3
@@ -85,4 +85,12 @@ class StoredMeeting:
     """A meeting with its version, which counts its changes and makes its ETag."""
 
     meeting: Meeting
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShownStoredMeeting:
+    """The same, read only to be shown (see wire.ShownMeeting)."""
+
+    meeting: ShownMeeting
     version: int

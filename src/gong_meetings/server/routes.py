@@ -24,12 +24,12 @@ from gong_meetings.wire import (
     UNSET,
     BaseResponse,
     CreateMeetingRequest,
-    GetMeetingResponse,
     IntegrationStatusRequest,
     IntegrationStatusResponse,
-    ListMeetingsResponse,
     MeetingResponse,
     Records,
+    ShownMeetingAnswer,
+    ShownMeetingPage,
     UpdateMeetingRequest,
 )
 
@@ -83,7 +83,7 @@ class MeetingRoutes:
         records = Records(page.total, len(page.meetings), page.number)
         if page.cursor is not None:
             records.cursor = page.cursor
-        return json_response(ListMeetingsResponse(request_id(request), records, page.meetings))
+        return json_response(ShownMeetingPage(request_id(request), records, page.meetings))
 
     async def meeting(self, request: Request) -> Response:
         """GET, PUT or DELETE /v2/meetings/{meetingId}."""
@@ -100,7 +100,7 @@ class MeetingRoutes:
         meeting_id = parse_meeting_id(request.path_params["meetingId"])
         stored = await self._meetings.get(caller, meeting_id)
         return json_response(
-            GetMeetingResponse(request_id(request), stored.meeting),
+            ShownMeetingAnswer(request_id(request), stored.meeting),
             headers={"ETag": etag(stored.version)},
         )
 

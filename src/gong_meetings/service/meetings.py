@@ -19,7 +19,7 @@ from gong_meetings.errors import (
 )
 from gong_meetings.ids import new_meeting_id
 from gong_meetings.providers import canonical_provider
-from gong_meetings.records import Caller, StoredMeeting
+from gong_meetings.records import Caller, ShownStoredMeeting, StoredMeeting
 from gong_meetings.service.cursors import CursorCodec, Position
 from gong_meetings.service.syntax import normalize_email
 from gong_meetings.storage import accounts as account_store
@@ -28,7 +28,7 @@ from gong_meetings.storage import meetings as meeting_store
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.meetings import MeetingFilter
 from gong_meetings.storage.timestamps import now
-from gong_meetings.wire import CreateMeetingRequest, Meeting, UpdateMeetingRequest
+from gong_meetings.wire import CreateMeetingRequest, Meeting, ShownMeeting, UpdateMeetingRequest
 
 FIRST_VERSION = 1
 ID_ATTEMPTS = 5
@@ -99,7 +99,7 @@ class Created:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    meetings: list[Meeting]
+    meetings: list[ShownMeeting]
     total: int
     number: int
     cursor: str | None
@@ -197,11 +197,11 @@ class MeetingService:
             stored = self._new_meeting(request)
         raise RuntimeError(f"no free meeting id after {ID_ATTEMPTS} attempts")
 
-    async def get(self, caller: Caller, meeting_id: int | None) -> StoredMeeting:
+    async def get(self, caller: Caller, meeting_id: int | None) -> ShownStoredMeeting:
         if meeting_id is None:
             raise _not_found()
         found = await self._database.read(
-            lambda c: meeting_store.get_meeting(c, caller.workspace_id, meeting_id),
+            lambda c: meeting_store.show_meeting(c, caller.workspace_id, meeting_id),
             one_statement=True,
         )
         if found is None:
@@ -238,7 +238,7 @@ class MeetingService:
                 )
             where = position.filter
 
-        def read(connection: Connection) -> tuple[int, list[StoredMeeting]]:
+        def read(connection: Connection) -> tuple[int, list[ShownMeeting]]:
             if position is None:
                 total = meeting_store.count_meetings(connection, caller.workspace_id, where)
                 after = None
@@ -256,7 +256,7 @@ class MeetingService:
         counts_matches = position is None and where != MeetingFilter()
         reader = self._database.run if counts_matches else self._database.read
         total, found = await reader(read)
-        shown = [stored.meeting for stored in found[:page_size]]
+        shown = found[:page_size]
         number = 0 if position is None else position.page
         next_cursor = None
         if len(found) > page_size:

@@ -8,11 +8,11 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection
 
-from gong_meetings.records import StoredMeeting
+from gong_meetings.records import ShownStoredMeeting, StoredMeeting
 from gong_meetings.storage.driver import execute, fetch_all, fetch_one, instant
 from gong_meetings.storage.tables import meeting_people, meetings
 from gong_meetings.storage.timestamps import from_db, now, to_db
-from gong_meetings.wire import Meeting, MeetingAttendee
+from gong_meetings.wire import Meeting, MeetingAttendee, ShownMeeting
 
 _attendees_encoder = msgspec.json.Encoder()
 _attendees_decoder = msgspec.json.Decoder(list[MeetingAttendee])
@@ -66,6 +66,22 @@ def _stored(row: Sequence[Any]) -> StoredMeeting:
         external_meeting_id=row[9],
     )
     return StoredMeeting(meeting, row[10])
+
+
+def _shown(row: Sequence[Any]) -> ShownMeeting:
+    """A row of MEETING_COLUMNS as a response shows it, its attendees' JSON passed through."""
+    return ShownMeeting(
+        id=str(row[0]),
+        title=row[1],
+        scheduled_start=from_db(row[2]),
+        scheduled_end=from_db(row[3]),
+        organizer_email=row[4],
+        meeting_url=row[5],
+        attendees=msgspec.Raw(row[6]),
+        description=row[7],
+        meeting_provider=row[8],
+        external_meeting_id=row[9],
+    )
 
 
 ORGANIZER = "ORGANIZER"
@@ -188,6 +204,15 @@ def get_meeting(
     return None if row is None else _stored(row)
 
 
+def show_meeting(
+    connection: Connection, workspace_id: int, meeting_id: int
+) -> ShownStoredMeeting | None:
+    """The meeting and its version, to be shown and nothing else (see wire.ShownMeeting)."""
+    parameters = {"meeting_id": meeting_id, "workspace_id": workspace_id}
+    row = fetch_one(connection, _GET_MEETING, parameters)
+    return None if row is None else ShownStoredMeeting(_shown(row), row[10])
+
+
 _REPLACE_MEETING = (
     "UPDATE meetings SET updated_at = :updated_at, version = :version, title = :title,"
     " scheduled_start = :scheduled_start, scheduled_end = :scheduled_end,"
@@ -283,15 +308,16 @@ def list_meetings(
     where: MeetingFilter,
     after: tuple[datetime, int] | None,
     limit: int,
-) -> list[StoredMeeting]:
-    """Up to `limit` meetings ordered by (scheduledStart, id), after the `after` position."""
+) -> list[ShownMeeting]:
+    """Up to `limit` meetings ordered by (scheduledStart, id), after the `after` position, to
+    be shown (see wire.ShownMeeting)."""
     sql, parameters, start, meeting_id = _filtered(connection, workspace_id, where, rows=True)
     if after is not None:
         sql += f" AND ({start}, {meeting_id}) > (:after_start, :after_id)"
         parameters |= {"after_start": instant(connection, after[0]), "after_id": after[1]}
     sql += f" ORDER BY {start}, {meeting_id} LIMIT :limit"
     parameters["limit"] = limit
-    return [_stored(row) for row in fetch_all(connection, sql, parameters)]
+    return [_shown(row) for row in fetch_all(connection, sql, parameters)]
 
 
 def count_meetings(connection: Connection, workspace_id: int, where: MeetingFilter) -> int:
