@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from sqlalchemy import Connection
@@ -51,37 +51,34 @@ _GET_MEETING = (  # built from the constant above only: nothing comes from a req
 )
 
 
-def _stored(row: Sequence[Any]) -> StoredMeeting:
-    """A row of MEETING_COLUMNS as the meeting and its version."""
-    meeting = Meeting(
+# Meeting, or ShownMeeting, which has the same fields in the same order.
+M = TypeVar("M", Meeting, ShownMeeting)
+
+
+def _from_row(row: Sequence[Any], kind: type[M], attendees: Any) -> M:
+    """A row of MEETING_COLUMNS as `kind`, with `attendees` for its stored attendees."""
+    return kind(
         id=str(row[0]),
         title=row[1],
         scheduled_start=from_db(row[2]),
         scheduled_end=from_db(row[3]),
         organizer_email=row[4],
         meeting_url=row[5],
-        attendees=_attendees_decoder.decode(row[6]),
+        attendees=attendees,
         description=row[7],
         meeting_provider=row[8],
         external_meeting_id=row[9],
     )
-    return StoredMeeting(meeting, row[10])
+
+
+def _stored(row: Sequence[Any]) -> StoredMeeting:
+    """A row of MEETING_COLUMNS as the meeting and its version."""
+    return StoredMeeting(_from_row(row, Meeting, _attendees_decoder.decode(row[6])), row[10])
 
 
 def _shown(row: Sequence[Any]) -> ShownMeeting:
     """A row of MEETING_COLUMNS as a response shows it, its attendees' JSON passed through."""
-    return ShownMeeting(
-        id=str(row[0]),
-        title=row[1],
-        scheduled_start=from_db(row[2]),
-        scheduled_end=from_db(row[3]),
-        organizer_email=row[4],
-        meeting_url=row[5],
-        attendees=msgspec.Raw(row[6]),
-        description=row[7],
-        meeting_provider=row[8],
-        external_meeting_id=row[9],
-    )
+    return _from_row(row, ShownMeeting, msgspec.Raw(row[6]))
 
 
 ORGANIZER = "ORGANIZER"
