@@ -1,5 +1,7 @@
 """logs.write_info: the access log's line written without a LogRecord is the line logging
-writes, and logging writes it instead whenever anything could see or change the record."""
+writes, and logging writes it instead whenever anything could see or change the record.
+logs.JsonLineHandler gathers such lines into a few writes of whole lines, soon, and before any
+other record."""
 
 import io
 import json
