@@ -4,8 +4,10 @@ alter one. They carry the query they belong to and the total counted on its firs
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous import BadData, Serializer, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 
 from gong_meetings.errors import BadRequest
 from gong_meetings.storage.meetings import MeetingFilter
@@ -29,9 +31,19 @@ class Position:
     total: int
 
 
+class _UncompressedSerializer(URLSafeSerializer):
+    """URLSafeSerializer that never tries zlib on what it signs. A cursor is a hundred bytes
+    or so, too short to gain much, and the try cost a third of its making (11.5 to 8 µs,
+    on every page with a next one). It still reads the compressed cursors URLSafeSerializer
+    made (a leading `.`), so cursors issued before stay good."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
 class CursorCodec:
     def __init__(self, secret: bytes) -> None:
-        self._serializer = URLSafeSerializer(
+        self._serializer = _UncompressedSerializer(
             secret, salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256}
         )
 
