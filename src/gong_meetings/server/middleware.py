@@ -70,10 +70,6 @@ def _route_template(scope: Scope) -> str:
 Answer = Callable[[Scope, Receive], Awaitable[Response | None]]
 
 
-async def _no_answer(scope: Scope, receive: Receive) -> Response | None:
-    return None
-
-
 def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
@@ -88,7 +84,7 @@ class RequestIdMiddleware:
     other request goes to `app` with that wrapped `send`.
     """
 
-    def __init__(self, app: ASGIApp, answer: Answer = _no_answer) -> None:
+    def __init__(self, app: ASGIApp, answer: Answer) -> None:
         self.app = app
         self._answer = answer
 
