@@ -42,8 +42,10 @@ async def authenticate(request: Request, authenticator: Authenticator) -> Caller
 
 
 def client_address(request: Request) -> str:
-    """The peer's address, or the client a trusted proxy names (see ProxyHeadersMiddleware)."""
-    return request.client.host if request.client else "unknown"
+    """The peer's address, or the client a trusted proxy names (see ProxyHeadersMiddleware).
+    Read from the scope: Request.client makes a named tuple at every use."""
+    client = request.scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 class Gate:

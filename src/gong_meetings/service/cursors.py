@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from itsdangerous import BadData, Serializer, URLSafeSerializer
-from itsdangerous.encoding import base64_encode
+import msgspec
+from itsdangerous import BadData, Serializer, Signer, URLSafeSerializer
+from itsdangerous.encoding import base64_encode, want_bytes
 
 from gong_meetings.errors import BadRequest
 from gong_meetings.storage.meetings import MeetingFilter
@@ -31,11 +32,48 @@ class Position:
     total: int
 
 
+class _Json:
+    """The JSON a cursor carries, through msgspec: the standard library's took a third of a
+    cursor's making. It reads what the standard library wrote, in cursors issued before."""
+
+    @staticmethod
+    def dumps(obj: Any) -> str:
+        return msgspec.json.encode(obj).decode("utf-8")
+
+    @staticmethod
+    def loads(text: str | bytes) -> Any:
+        return msgspec.json.decode(text)
+
+
+class _KeyKeepingSigner(Signer):
+    """A Signer that derives each secret's key once: Signer derives it anew, a hash, at
+    every signature and every check."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._keys: dict[bytes | None, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        wanted = None if secret_key is None else want_bytes(secret_key)
+        key = self._keys.get(wanted)
+        if key is None:
+            key = self._keys[wanted] = super().derive_key(wanted)
+        return key
+
+
 class _UncompressedSerializer(URLSafeSerializer):
-    """URLSafeSerializer that never tries zlib on what it signs. A cursor is a hundred bytes
-    or so, too short to gain much, and the try cost a third of its making (11.5 to 8 µs,
-    on every page with a next one). It still reads the compressed cursors URLSafeSerializer
-    made (a leading `.`), so cursors issued before stay good."""
+    """URLSafeSerializer that never tries zlib on what it signs, and signs with one Signer
+    made once. A cursor is a hundred bytes or so, too short to gain much from zlib, and the
+    try cost a third of its making (11.5 to 8 µs, on every page with a next one). It still
+    reads the compressed cursors URLSafeSerializer made (a leading `.`), so cursors issued
+    before stay good."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signer = super().make_signer()
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        return self._signer if salt in (None, self.salt) else super().make_signer(salt)
 
     def dump_payload(self, obj: Any) -> bytes:
         return base64_encode(Serializer.dump_payload(self, obj))
@@ -44,7 +82,11 @@ class _UncompressedSerializer(URLSafeSerializer):
 class CursorCodec:
     def __init__(self, secret: bytes) -> None:
         self._serializer = _UncompressedSerializer(
-            secret, salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+            secret,
+            salt=_SALT,
+            serializer=_Json,
+            signer=_KeyKeepingSigner,
+            signer_kwargs={"digest_method": hashlib.sha256},
         )
 
     def encode(self, position: Position) -> str:

@@ -40,6 +40,13 @@ class LocalCounters:
         self._next_sweep = clock() + _SWEEP_EVERY_SECONDS
 
     async def incr(self, key: str, expiry: int) -> int:
+        return self.count(key, expiry)
+
+    async def get(self, key: str) -> int:
+        return self.peek(key)
+
+    def count(self, key: str, expiry: int) -> int:
+        """`incr` without a coroutine, for the rate limiter's every call (see RateLimiter)."""
         now = self._clock()
         if self._expiries.get(key, now) <= now:
             self._expiries[key] = now + expiry
@@ -51,7 +58,8 @@ class LocalCounters:
         self._counts[key] = count
         return count
 
-    async def get(self, key: str) -> int:
+    def peek(self, key: str) -> int:
+        """`get` without a coroutine."""
         return self._counts[key] if self._expiries.get(key, 0.0) > self._clock() else 0
 
     async def check(self) -> bool:
