@@ -19,6 +19,7 @@ from gong_meetings.service.ratelimits import (
     _window_index,
     policy_header,
     rate_limit_headers,
+    raw_rate_limit_headers,
 )
 from gong_meetings.storage.counters import LocalCounters
 from tests.ratelimits import FakeClock
@@ -103,6 +104,15 @@ def test_rate_limit_headers_report_the_workspace_quota_and_what_remains() -> Non
 def test_rate_limit_headers_without_windows_are_none_at_all() -> None:
     # No window counted means the counters were unreachable: no claim about limits is made.
     assert rate_limit_headers(caller(), []) == {}
+    assert raw_rate_limit_headers(caller(), []) == []
+
+
+def test_raw_rate_limit_headers_are_the_same_as_asgi_writes_them() -> None:
+    windows = [Window("per-second", 5, 1, 0, 1), Window("per-day", 700, DAY, 12, 59)]
+    assert raw_rate_limit_headers(caller(5, 700), windows) == [
+        (b"ratelimit-policy", b'"per-second";q=5;w=1, "per-day";q=700;w=86400'),
+        (b"ratelimit", b'"per-second";r=0;t=1, "per-day";r=12;t=59'),
+    ]
 
 
 # --- charge --------------------------------------------------------------------------------

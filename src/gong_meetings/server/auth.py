@@ -8,7 +8,7 @@ from gong_meetings.errors import Unauthorized
 from gong_meetings.records import Caller
 from gong_meetings.server.middleware import RESPONSE_HEADERS_KEY, WORKSPACE_KEY
 from gong_meetings.service.auth import Authenticator
-from gong_meetings.service.ratelimits import RateLimiter, rate_limit_headers
+from gong_meetings.service.ratelimits import RateLimiter, raw_rate_limit_headers
 
 
 def basic_credentials(header: str) -> tuple[str, str] | None:
@@ -66,5 +66,5 @@ class Gate:
             raise
         request.scope[WORKSPACE_KEY] = caller.workspace_name
         windows = await self._limiter.charge(caller)
-        request.scope[RESPONSE_HEADERS_KEY] = rate_limit_headers(caller, windows)
+        request.scope[RESPONSE_HEADERS_KEY] = raw_rate_limit_headers(caller, windows)
         return caller

@@ -15,7 +15,8 @@ from gong_meetings.wire import ErrorResponse, encode
 access_log = logging.getLogger("gong_meetings.access")
 _ACCESS_MESSAGE = "%s %s %s %.1fms request_id=%s workspace=%s"
 REQUEST_ID_KEY = "gong_meetings.request_id"
-# Headers a handler wants on whatever response goes out, errors included ({name: value}).
+# Headers a handler wants on whatever response goes out, errors included: a list of
+# (name, value) as ASGI writes them, lowercase bytes.
 RESPONSE_HEADERS_KEY = "gong_meetings.response_headers"
 # The authenticated caller's workspace name, for the access log.
 WORKSPACE_KEY = "gong_meetings.workspace"
@@ -70,10 +71,6 @@ def _route_template(scope: Scope) -> str:
 Answer = Callable[[Scope, Receive], Awaitable[Response | None]]
 
 
-def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-
-
 class RequestIdMiddleware:
     """Gives every response an `X-Request-Id`, 500s included, and records every request in
     the metrics and the access log.
@@ -103,8 +100,8 @@ class RequestIdMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                extra = scope.get(RESPONSE_HEADERS_KEY, {})
-                message["headers"] = [*message.get("headers", ()), header, *_encoded(extra)]
+                extra = scope.get(RESPONSE_HEADERS_KEY, ())
+                message["headers"] = [*message.get("headers", ()), header, *extra]
             await send(message)
 
         try:
@@ -120,7 +117,7 @@ class RequestIdMiddleware:
             headers.append(header)
             extra = scope.get(RESPONSE_HEADERS_KEY)
             if extra:
-                headers += _encoded(extra)
+                headers += extra
             status = response.status_code
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": response.body})

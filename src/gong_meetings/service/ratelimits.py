@@ -66,20 +66,42 @@ def policy_header(windows: list[tuple[str, int, int]]) -> str:
 def rate_limit_headers(caller: Caller, windows: list[Window]) -> dict[str, str]:
     """`RateLimit-Policy` for the workspace and `RateLimit` with what remains of each window;
     nothing when no window was counted (the counters are unreachable)."""
-    if not windows:
+    raw = raw_rate_limit_headers(caller, windows)
+    if not raw:
         return {}
     return {
-        "RateLimit-Policy": _workspace_policy(caller.quota.per_second, caller.quota.per_day),
-        "RateLimit": ", ".join(
-            [f'"{w.policy}";r={w.remaining};t={w.reset_seconds}' for w in windows]
-        ),
+        name: value.decode("ascii") for name, (_, value) in zip(_HEADER_NAMES, raw, strict=True)
     }
 
 
+_HEADER_NAMES = ("RateLimit-Policy", "RateLimit")
+
+
+def raw_rate_limit_headers(caller: Caller, windows: list[Window]) -> list[tuple[bytes, bytes]]:
+    """The same as ASGI writes headers, made on every call, so made directly as bytes."""
+    if not windows:
+        return []
+    quota = caller.quota
+    state = b", ".join(
+        [
+            b'"%s";r=%d;t=%d' % (_POLICY_BYTES[w.policy], w.remaining, w.reset_seconds)
+            for w in windows
+        ]
+    )
+    return [
+        (b"ratelimit-policy", _workspace_policy(quota.per_second, quota.per_day)),
+        (b"ratelimit", state),
+    ]
+
+
+_POLICY_BYTES = {"per-second": b"per-second", "per-day": b"per-day"}
+
+
 @functools.lru_cache(maxsize=256)
-def _workspace_policy(per_second: int, per_day: int) -> str:
+def _workspace_policy(per_second: int, per_day: int) -> bytes:
     """The same for every call of a workspace, so written once."""
-    return policy_header([("per-second", per_second, 1), ("per-day", per_day, DAY_SECONDS)])
+    windows = [("per-second", per_second, 1), ("per-day", per_day, DAY_SECONDS)]
+    return policy_header(windows).encode("ascii")
 
 
 class _FailOpenCounters:
@@ -130,6 +152,7 @@ class RateLimiter:
         # Counters in memory never fail, and are counted without a coroutine: the layers of
         # awaits around the two counts of a call cost more than the counting (bench/README.md).
         self._local = storage if isinstance(storage, LocalCounters) else None
+        self._last_failure = -math.inf  # when count_failure last counted one
         self._clock = clock
         self._failures_per_minute = failures_per_minute
 
@@ -174,6 +197,8 @@ class RateLimiter:
 
     async def refuse_if_blocked(self, address: str) -> None:
         """RateLimited while `address` has used up its failed authentications this minute."""
+        if self._local is not None and self._clock() - self._last_failure >= MINUTE_SECONDS:
+            return  # no failure in this process within a minute: none in this minute's window
         key, reset = self._failure_key(address)
         if self._local is not None:
             count: int | None = self._local.peek(key)
@@ -189,6 +214,7 @@ class RateLimiter:
 
     async def count_failure(self, address: str) -> None:
         metrics.AUTHENTICATION_FAILURES.inc()
+        self._last_failure = self._clock()
         key, _ = self._failure_key(address)
         await self._counters.incr(key, MINUTE_SECONDS + _CLOCK_SKEW_SECONDS)
 
