@@ -18,10 +18,33 @@ def request_id(request: Request) -> str:
     return found if isinstance(found, str) else new_request_id()
 
 
+class JsonResponse(Response):
+    """A Starlette Response of JSON bytes, its header list made in one step: Response's own
+    making (the body's type checked, the headers searched for a length and a type) was a
+    twentieth of a get's time on the event loop. The same headers, in the same order."""
+
+    media_type = JSON
+
+    def __init__(
+        self, body: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body
+        raw = [(b"content-length", b"%d" % len(body)), (b"content-type", _JSON_BYTES)]
+        if headers:
+            given = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+            raw = given + raw
+        self.raw_headers = raw
+
+
+_JSON_BYTES = JSON.encode("ascii")
+
+
 def json_response(
     value: object, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    return Response(encode(value), status_code, headers=headers, media_type=JSON)
+    return JsonResponse(encode(value), status_code, headers)
 
 
 def error_response(
