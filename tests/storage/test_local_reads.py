@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection
+from sqlalchemy.exc import ProgrammingError
 
 from gong_meetings.errors import ServiceUnavailable
 from gong_meetings.storage.database import Database
@@ -94,3 +95,22 @@ async def test_a_one_statement_read_sees_writes_and_leaves_no_transaction_open(
         assert await database.read(note_ids, one_statement=True) == list(range(1, note_id + 1))
         driver = await database.read(lambda c: c.connection.driver_connection, one_statement=True)
         assert driver is not None and not driver.in_transaction
+
+
+@pytest.mark.parametrize("one_statement", [False, True])
+async def test_a_failed_read_is_a_503_unless_the_fault_is_the_statements(
+    database: Database, one_statement: bool
+) -> None:
+    """As any transaction's failure (Database._with_retries): trouble with the database is a
+    503, and a statement given the wrong parameters, a bug here, is raised as it is."""
+    with pytest.raises(ServiceUnavailable):
+        await database.read(
+            lambda c: fetch_all(c, "SELECT * FROM no_such_table", {}), one_statement=one_statement
+        )
+    with pytest.raises(ProgrammingError):
+        await database.read(
+            lambda c: fetch_all(c, "SELECT id FROM notes WHERE id = :id", {}),
+            one_statement=one_statement,
+        )
+    await database.run(add_note(1))
+    assert await database.read(note_ids, one_statement=one_statement) == [1]

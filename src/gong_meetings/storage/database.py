@@ -150,28 +150,29 @@ class Database:
         reader = self._reader
         if reader is None:
             return await self.run(work)
-
-        async def read_here() -> T:
+        # Nothing to retry on SQLite (its errors carry no SQLSTATE), so no _with_retries and
+        # its two coroutines around every short read.
+        try:
             return reader.read(work, one_statement=one_statement)
-
-        return await self._with_retries(read_here)
+        except (DBAPIError, PoolTimeout, OSError) as error:
+            if _is_outage(error):
+                raise _unavailable() from error
+            raise
 
     async def _with_retries(self, attempt_once: Callable[[], Awaitable[T]]) -> T:
         """The outcome of a transaction, retried on a deadlock; database trouble is a 503."""
         for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
             try:
                 return await attempt_once()
-            except DBAPIError as error:
-                if (
-                    _sqlstate(error).startswith(_RETRYABLE_STATES)
-                    and attempt < TRANSACTION_ATTEMPTS
-                ):
+            except (DBAPIError, PoolTimeout, OSError) as error:
+                retryable = isinstance(error, DBAPIError) and _sqlstate(error).startswith(
+                    _RETRYABLE_STATES
+                )
+                if retryable and attempt < TRANSACTION_ATTEMPTS:
                     continue
-                if error.connection_invalidated or not _is_data_error(error):
+                if _is_outage(error):
                     raise _unavailable() from error
                 raise
-            except (PoolTimeout, OSError) as error:
-                raise _unavailable() from error
         raise AssertionError("unreachable")
 
     async def ping(self) -> None:
@@ -223,6 +224,14 @@ class Database:
         if self._committer is not None:
             self._committer.close()
         self.engine.dispose()
+
+
+def _is_outage(error: DBAPIError | PoolTimeout | OSError) -> bool:
+    """Whether a transaction that failed with `error` is a 503: all but errors about the
+    statement or its data (a bug here), which are raised as they are."""
+    return not (
+        isinstance(error, DBAPIError) and not error.connection_invalidated and _is_data_error(error)
+    )
 
 
 def _ignore_outcome(task: "asyncio.Future[Any]") -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from gong_meetings.storage.driver import discard, end_transaction, execute
+from gong_meetings.storage.driver import discard, end_transaction, execute, sqlite_connection
 
 # Bounds how long one batch holds SQLite's write lock, and so the wait of the next requests.
 MAX_BATCH = 64
@@ -158,8 +158,7 @@ def _run_batch(
 def _run_in_turn(connection: Connection, works: list[Work]) -> tuple[list[_Outcome], int | None]:
     """The outcomes of `works` run one after another, and the index of the first that failed
     after changing rows, if one did (the works after it have not run then)."""
-    driver = connection.connection.driver_connection
-    assert isinstance(driver, sqlite3.Connection)
+    driver = sqlite_connection(connection)
     outcomes: list[_Outcome] = []
     for index, work in enumerate(works):
         # Counts every row an INSERT, UPDATE or DELETE changed, whoever sent it (SQLAlchemy or
