@@ -82,19 +82,25 @@ def raw_rate_limit_headers(caller: Caller, windows: list[Window]) -> list[tuple[
     if not windows:
         return []
     quota = caller.quota
-    state = b", ".join(
-        [
-            b'"%s";r=%d;t=%d' % (_POLICY_BYTES[w.policy], w.remaining, w.reset_seconds)
-            for w in windows
-        ]
-    )
+    if len(windows) == 2:  # a call that passed: charge's two windows, in one formatting
+        second, day = windows
+        state = _BOTH_WINDOWS % (
+            second.remaining,
+            second.reset_seconds,
+            day.remaining,
+            day.reset_seconds,
+        )
+    else:
+        state = b", ".join(
+            [b'"%s";r=%d;t=%d' % (w.policy.encode(), w.remaining, w.reset_seconds) for w in windows]
+        )
     return [
         (b"ratelimit-policy", _workspace_policy(quota.per_second, quota.per_day)),
         (b"ratelimit", state),
     ]
 
 
-_POLICY_BYTES = {"per-second": b"per-second", "per-day": b"per-day"}
+_BOTH_WINDOWS = b'"per-second";r=%d;t=%d, "per-day";r=%d;t=%d'
 
 
 @functools.lru_cache(maxsize=256)
@@ -166,7 +172,8 @@ class RateLimiter:
             ("per-second", "second", 1, quota.per_second),
             ("per-day", "day", DAY_SECONDS, quota.per_day),
         ):
-            index, reset = _window_index(now, seconds)
+            # A second's window always has a second left in it, by _window_index's rounding.
+            index, reset = (int(now), 1) if seconds == 1 else _window_index(now, seconds)
             # The key leaves out the limit itself: calls made before a change still count.
             key = f"workspace/{caller.workspace_id}/{policy}/{index}"
             expiry = seconds + _CLOCK_SKEW_SECONDS
