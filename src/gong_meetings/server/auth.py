@@ -7,6 +7,7 @@ from starlette.requests import Request
 from gong_meetings.errors import Unauthorized
 from gong_meetings.records import Caller
 from gong_meetings.server.middleware import RESPONSE_HEADERS_KEY, WORKSPACE_KEY
+from gong_meetings.server.query import first_header
 from gong_meetings.service.auth import Authenticator
 from gong_meetings.service.ratelimits import RateLimiter, raw_rate_limit_headers
 
@@ -28,7 +29,7 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
 
 async def authenticate(request: Request, authenticator: Authenticator) -> Caller:
     """The caller behind Basic credentials or a bearer token; any failure is the same 401."""
-    header = request.headers.get("authorization", "")
+    header = first_header(request, b"authorization")
     known = authenticator.verified(header)
     if known is not None:
         return known

@@ -10,6 +10,7 @@ from starlette.requests import ClientDisconnect, Request
 from gong_meetings.errors import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from gong_meetings.server.middleware import BODY_RECEIVED_KEY
 from gong_meetings.server.problems import all_problems
+from gong_meetings.server.query import first_header
 
 T = TypeVar("T")
 # The rest of the body stays unread after these errors, so the connection cannot carry another
@@ -34,7 +35,7 @@ def _is_json(content_type: str) -> bool:
 async def read_limited(request: Request, limits: BodyLimits) -> bytes:
     max_bytes = limits.max_bytes
     too_large = PayloadTooLarge(f"body: larger than the limit of {max_bytes} bytes", headers=_CLOSE)
-    declared = request.headers.get("content-length", "")
+    declared = first_header(request, b"content-length")
     # isascii: str.isdigit() also accepts superscripts, which int() refuses.
     if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise too_large
@@ -87,7 +88,7 @@ def decode_json(body: bytes, into: type[T]) -> T:
 
 async def read_json(request: Request, into: type[T], limits: BodyLimits) -> T:
     """The request body as `into`, or the 415, 413 or 400 that explains why not."""
-    content_type = request.headers.get("content-type", "")
+    content_type = first_header(request, b"content-type")
     if not _is_json(content_type):
         shown = content_type[:100] or "none"
         raise UnsupportedMediaType(f"Content-Type: expected application/json, got {shown}")
