@@ -2,7 +2,7 @@
 
 import asyncio
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import ClientDisconnect, Request
@@ -69,12 +69,24 @@ async def _collect(
             raise too_large
 
 
+_DECODERS: dict[type, msgspec.json.Decoder[Any]] = {}
+
+
+def _decoder(into: type[T]) -> msgspec.json.Decoder[T]:
+    """One decoder per body type: msgspec.json.decode(type=...) works out the type's
+    validation anew on every call, a third of a create body's decoding (9.4 to 6.5 µs)."""
+    found = _DECODERS.get(into)
+    if found is None:
+        found = _DECODERS[into] = msgspec.json.Decoder(into)
+    return found
+
+
 def decode_json(body: bytes, into: type[T]) -> T:
     """Decode and validate; every failure is a 400 that says what was wrong."""
     if not body.strip():
         raise BadRequest("body: required; send a JSON object")
     try:
-        return msgspec.json.decode(body, type=into)
+        return _decoder(into).decode(body)
     except msgspec.ValidationError as error:
         raise BadRequest(*all_problems(body, into, error)) from None
     except msgspec.DecodeError as error:

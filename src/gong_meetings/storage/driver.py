@@ -111,7 +111,6 @@ def instant(connection: Connection, value: datetime) -> datetime | str:
     utc = to_db(value)
     if connection.dialect.name != "sqlite":
         return utc
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
-        f" {utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}"
-    )
+    # `2030-01-15 10:00:00.000000`, cut from the ISO form before its `+00:00`: the date-time's
+    # own formatting, a third of the time of formatting each field (three per write).
+    return utc.isoformat(" ", "microseconds")[:26]
