@@ -1,13 +1,16 @@
 """HTTP behaviour shared by every operation: request ids, routing errors, body limits, media
 types and 500s that reveal nothing."""
 
+import base64
 import dataclasses
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from starlette.types import Message
 
 from gong_meetings.config import DEFAULT_MAX_BODY_BYTES, Settings
 from gong_meetings.storage import accounts as account_storage
@@ -18,7 +21,9 @@ from tests.helpers import (
     assert_error,
     assert_request_id,
     create_meeting,
+    http_client,
     meeting_body,
+    running_app,
 )
 
 MiB = 1024 * 1024
@@ -508,3 +513,51 @@ async def test_server_keeps_working_after_a_500(
         assert failed.status_code == 500
     response = await _created(client, tenant, "")
     assert response.status_code == 201, response.text
+
+
+async def test_a_client_that_hangs_up_mid_body_gets_a_400_and_nothing_is_stored(
+    settings: Settings, tenant: Tenant
+) -> None:
+    """The body comes in ASGI messages; an http.disconnect before the last one is a 400
+    (logged as the client's doing, not a 5xx), and no meeting is made of the part received."""
+    body = json.dumps(meeting_body(tenant.organizer)).encode()
+    messages: list[Message] = [
+        {"type": "http.request", "body": body[:10], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    credentials = base64.b64encode(":".join(tenant.auth).encode())
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v2/meetings",
+        "raw_path": b"/v2/meetings",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", b"Basic " + credentials),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 123),
+        "server": ("testserver", 80),
+    }
+    async with running_app(settings) as app:
+        await app(scope, receive, send)
+        assert sent[0]["status"] == 400
+        answer = json.loads(sent[1]["body"])
+        assert answer["errors"] == ["body: the client closed the connection before sending it all"]
+        async with http_client(app) as client:
+            listed = await client.get("/v2/meetings", auth=tenant.auth)
+    assert listed.json()["records"]["totalRecords"] == 0

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
+from starlette.types import Receive
 
 from gong_meetings.errors import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from gong_meetings.server.middleware import BODY_RECEIVED_KEY
@@ -34,39 +35,43 @@ def _is_json(content_type: str) -> bool:
 
 async def read_limited(request: Request, limits: BodyLimits) -> bytes:
     max_bytes = limits.max_bytes
-    too_large = PayloadTooLarge(f"body: larger than the limit of {max_bytes} bytes", headers=_CLOSE)
     declared = first_header(request, b"content-length")
     # isascii: str.isdigit() also accepts superscripts, which int() refuses.
     if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
-        raise too_large
-    chunks = bytearray()
+        raise _too_large(max_bytes)
     try:
         if request.scope.get(BODY_RECEIVED_KEY):
             # The server holds the whole body already (server/protocol.py): nothing to wait
             # for, so no timer, which cost a small body's read half its time.
-            await _collect(request, chunks, too_large, max_bytes)
-        else:
-            async with asyncio.timeout(limits.timeout_seconds):
-                await _collect(request, chunks, too_large, max_bytes)
-    except ClientDisconnect:
-        # Nobody will read the answer; a 400 keeps the hang-up out of the error log and 5xx.
-        raise BadRequest("body: the client closed the connection before sending it all") from None
+            return await _collect(request.receive, max_bytes)
+        async with asyncio.timeout(limits.timeout_seconds):
+            return await _collect(request.receive, max_bytes)
     except TimeoutError:
         raise RequestTimeout(
             f"body: not received in full within {limits.timeout_seconds:g} seconds",
             headers=_CLOSE,
         ) from None
-    return bytes(chunks)
 
 
-async def _collect(
-    request: Request, chunks: bytearray, too_large: PayloadTooLarge, max_bytes: int
-) -> None:
-    async for chunk in request.stream():
-        chunks += chunk
-        # Checked as the body arrives, so a huge body is never held in memory whole.
-        if len(chunks) > max_bytes:
-            raise too_large
+async def _collect(receive: Receive, max_bytes: int) -> bytes:
+    """The body's messages joined, checked against the limit as they arrive, so that a huge
+    body is never held in memory whole. Read from `receive` itself: Starlette's
+    Request.stream(), an async generator, cost a create a twentieth of its time on the loop."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect
+            # Nobody will read the answer; a 400 keeps the hang-up out of the error log and 5xx.
+            raise BadRequest("body: the client closed the connection before sending it all")
+        body += message.get("body", b"")
+        if len(body) > max_bytes:
+            raise _too_large(max_bytes)
+        if not message.get("more_body", False):
+            return bytes(body)
+
+
+def _too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"body: larger than the limit of {max_bytes} bytes", headers=_CLOSE)
 
 
 _DECODERS: dict[type, msgspec.json.Decoder[Any]] = {}

@@ -2,6 +2,7 @@
 
 from starlette.requests import Request
 
+from gong_meetings.server.query import header_values
 from gong_meetings.service.meetings import Versions
 
 
@@ -11,7 +12,7 @@ def if_match(request: Request) -> Versions | None:
     Several header lines make one list (RFC 9110 section 5.3). Tags are compared as text, the
     strong comparison If-Match requires: `W/"1"` or `"01"` never matches `"1"`.
     """
-    lines = request.headers.getlist("if-match")
+    lines = header_values(request, b"if-match")
     if not lines:
         return None
     header = ", ".join(lines).strip()

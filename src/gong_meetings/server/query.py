@@ -85,9 +85,14 @@ def first_header(request: Request, name: bytes) -> str:
     return ""
 
 
+def header_values(request: Request, name: bytes) -> list[str]:
+    """Every value of the header `name` (lowercase), in the order received."""
+    return [value.decode("latin-1") for key, value in request.scope["headers"] if key == name]
+
+
 def idempotency_key(request: Request) -> str | None:
     """The Idempotency-Key header: at most 255 printable ASCII characters."""
-    given = request.headers.getlist("idempotency-key")
+    given = header_values(request, b"idempotency-key")
     if not given:
         return None
     if len(given) > 1 or not _IDEMPOTENCY_KEY.fullmatch(given[0]):
