@@ -76,7 +76,8 @@ class IntegrationService:
         )
         email = None if request.user_email is UNSET else request.user_email
         return await self._database.read(
-            lambda connection: self._answer(connection, caller, email, provider)
+            lambda connection: self._answer(connection, caller, email, provider),
+            one_statement=True,
         )
 
     @staticmethod
@@ -85,16 +86,15 @@ class IntegrationService:
     ) -> IntegrationAnswer:
         if email is None:
             assert provider is not None
-            found = account_store.list_integrations(
+            everyones = account_store.list_integrations(
                 connection, caller.workspace_id, provider=provider
             )
-            return _for_provider(provider, found)
-        normalized = normalize_email(email)
-        if not account_store.user_exists(connection, caller.workspace_id, normalized):
+            return _for_provider(provider, everyones)
+        found = account_store.user_integrations(
+            connection, caller.workspace_id, normalize_email(email), provider
+        )
+        if found is None:
             return IntegrationAnswer(
                 False, INACTIVE, f"{email} is not a user of this workspace", provider
             )
-        found = account_store.list_integrations(
-            connection, caller.workspace_id, email=normalized, provider=provider
-        )
         return _for_user(email, provider, found)

@@ -224,6 +224,15 @@ _LIST_INTEGRATIONS = (
 _ONE_USERS = " AND users.email = :email"
 _ONE_PROVIDERS = " AND integrations.provider = :provider"
 _INTEGRATIONS_ORDER = " ORDER BY users.email, integrations.provider"
+_USER_AND_INTEGRATIONS = (
+    "SELECT users.email, integrations.provider, integrations.status, integrations.details,"
+    " integrations.updated_at"
+    " FROM users LEFT JOIN integrations ON integrations.user_id = users.id{provider}"
+    " WHERE users.workspace_id = :workspace_id AND users.email = :email"
+    " ORDER BY integrations.provider"
+)
+_USER_AND_ANY_INTEGRATION = _USER_AND_INTEGRATIONS.format(provider="")
+_USER_AND_ONE_INTEGRATION = _USER_AND_INTEGRATIONS.format(provider=_ONE_PROVIDERS)
 
 
 def list_integrations(
@@ -234,7 +243,7 @@ def list_integrations(
     provider: str | None = None,
 ) -> list[Integration]:
     """The workspace's integrations, optionally only one user's or one provider's. On every
-    integration-status call, so plain SQL."""
+    integration-status call by provider, so plain SQL."""
     sql = _LIST_INTEGRATIONS
     if email is not None:
         sql += _ONE_USERS
@@ -246,3 +255,21 @@ def list_integrations(
         {"workspace_id": workspace_id, "email": email, "provider": provider},
     )
     return [Integration(row[0], row[1], row[2], row[3], from_db(row[4])) for row in rows]
+
+
+def user_integrations(
+    connection: Connection, workspace_id: int, email: str, provider: str | None = None
+) -> list[Integration] | None:
+    """The user's integrations (only `provider`'s, if given), or None when the workspace has
+    no such user: in one statement, which a read needs no transaction around."""
+    sql = _USER_AND_ANY_INTEGRATION if provider is None else _USER_AND_ONE_INTEGRATION
+    rows = fetch_all(
+        connection, sql, {"workspace_id": workspace_id, "email": email, "provider": provider}
+    )
+    if not rows:
+        return None
+    return [
+        Integration(row[0], row[1], row[2], row[3], from_db(row[4]))
+        for row in rows
+        if row[1] is not None  # the user's row alone: no integration matched
+    ]
