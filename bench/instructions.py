@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Instructions per request of one operation, in-process, counted by valgrind's callgrind.
+
+    python bench/instructions.py get                   # get, create, update, status or list
+    python bench/instructions.py create --requests 1000 4000
+
+Times on a shared VM move by a quarter from one run to the next; the instructions a request
+costs move by about 1%. This builds the app with `create_app` on a fresh SQLite database and
+drives it over raw ASGI with 32 concurrent tasks, each request's body already received, as
+`serve`'s protocol marks it. It runs that twice under callgrind, with the two request counts
+given, and prints the difference in instructions over the difference in requests: start-up
+and warm-up cancel out. It needs valgrind (Debian: `apt-get install valgrind`).
+
+To compare with another commit, check that commit out beside this one and put its `src`
+first: `git worktree add /tmp/before HEAD~1 && PYTHONPATH=/tmp/before/src python
+bench/instructions.py get`.
+"""
+
+import argparse
+import asyncio
+import base64
+import importlib.machinery
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+OPERATIONS = ("get", "create", "update", "status", "list")
+CONCURRENCY = 32
+WARM_UP_MEETINGS = 200
+
+
+def count_instructions(operation: str, requests: int) -> int:
+    """The instructions callgrind counts in a whole run of `requests` requests."""
+    done = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            __file__,
+            "--drive",
+            operation,
+            "--requests",
+            str(requests),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if not found:
+        sys.exit(f"callgrind printed no count:\n{done.stderr[-2000:]}")
+    return int(found[1])
+
+
+def _module(name: str, path: Path) -> Any:
+    """bench/run, whose request bodies this sends too: a script without a .py suffix."""
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
+    loader.exec_module(module)
+    return module
+
+
+def drive(operation: str, requests: int) -> None:
+    sys.path.insert(0, str(BENCH))
+    import uvloop
+    from list_scaling import prepare  # bench/ is scripts, not a package
+
+    bench_run = _module("bench_run", BENCH / "run")
+
+    from gong_meetings.config import Settings
+    from gong_meetings.server.app import create_app
+    from gong_meetings.server.middleware import BODY_RECEIVED_KEY
+
+    url = f"sqlite:///{tempfile.mkdtemp()}/instructions.db"
+    _, (access_key, secret) = prepare(url, 0)
+    app = create_app(Settings(database_url=url, public_base_url="http://meetings.test"))
+    authorization = b"Basic " + base64.b64encode(f"{access_key}:{secret}".encode())
+    meeting = json.dumps(bench_run.MEETING).encode()
+    status = json.dumps({"userEmail": bench_run.ORGANIZER}).encode()
+    ids: list[str] = []
+
+    async def call(method: str, path: str, body: bytes = b"", query: bytes = b"") -> bytes:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query,
+            "root_path": "",
+            "headers": [
+                (b"host", b"meetings.test"),
+                (b"authorization", authorization),
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+            BODY_RECEIVED_KEY: True,
+        }
+        answer: dict[str, Any] = {}
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            answer.update(message)
+
+        await app(scope, receive, send)
+        if not 200 <= answer["status"] < 300:
+            sys.exit(f"{method} {path}: {answer['status']} {answer.get('body')!r}")
+        body_sent: bytes = answer["body"]
+        return body_sent
+
+    def one(index: int) -> Any:
+        meeting_path = "/v2/meetings/" + ids[index % len(ids)]
+        return {
+            "get": lambda: call("GET", meeting_path),
+            "create": lambda: call("POST", "/v2/meetings", meeting),
+            "update": lambda: call("PUT", meeting_path, b'{"title":"Renamed %d"}' % index),
+            "status": lambda: call("POST", "/v2/meetings/integration-status", status),
+            "list": lambda: call("GET", "/v2/meetings", query=b"limit=20"),
+        }[operation]()
+
+    async def main() -> None:
+        for _ in range(WARM_UP_MEETINGS):
+            ids.append(json.loads(await call("POST", "/v2/meetings", meeting))["meetingId"])
+
+        async def worker(first: int, count: int) -> None:
+            for index in range(first, first + count):
+                await one(index)
+
+        each = requests // CONCURRENCY
+        await asyncio.gather(*(worker(k * each, each) for k in range(CONCURRENCY)))
+
+    uvloop.run(main())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("operation", choices=OPERATIONS)
+    parser.add_argument("--requests", type=int, nargs="+", default=[1000, 4000])
+    parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.drive:
+        drive(args.operation, args.requests[0])
+        return 0
+    # Each task sends an equal share: what is sent is that share times the tasks.
+    fewer, more = (count // CONCURRENCY * CONCURRENCY for count in args.requests)
+    difference = count_instructions(args.operation, more) - count_instructions(
+        args.operation, fewer
+    )
+    per_request = difference / (more - fewer)
+    print(f"{args.operation}: {per_request:,.0f} instructions a request")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
