@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from gong_meetings import metrics
 from gong_meetings.config import PoolOptions
 from gong_meetings.errors import ServiceUnavailable
+from gong_meetings.storage.checkpoints import Checkpointer
 from gong_meetings.storage.group_commit import GroupCommitter
 from gong_meetings.storage.local_reads import LocalReader
 
@@ -119,11 +120,18 @@ class Database:
         self.options = options or PoolOptions()
         self.is_sqlite = self.url.drivername == "sqlite"
         self.engine = _sync_engine(self.url, self.options)
-        self._committer = (
-            GroupCommitter(self.engine, SQLITE_BUSY_TIMEOUT_MS / 1000) if self.is_sqlite else None
-        )
-        # An in-memory database is one per connection: reads must use the writer's.
+        # An in-memory database is one per connection: reads and checkpoints (it has no WAL)
+        # must not be on connections of their own.
         in_memory = self.url.database in (None, "", ":memory:")
+        self._committer = (
+            GroupCommitter(
+                self.engine,
+                SQLITE_BUSY_TIMEOUT_MS / 1000,
+                checkpointer=None if in_memory else Checkpointer(self.engine),
+            )
+            if self.is_sqlite
+            else None
+        )
         self._reader = LocalReader(self.engine) if self.is_sqlite and not in_memory else None
         self._async_engine: AsyncEngine | None = None
         # Waiting for a connection, making one, and the statements themselves, with a margin.

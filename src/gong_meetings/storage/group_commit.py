@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+from gong_meetings.storage.checkpoints import Checkpointer
 from gong_meetings.storage.driver import discard, end_transaction, execute, sqlite_connection
 
 # Bounds how long one batch holds SQLite's write lock, and so the wait of the next requests.
@@ -36,9 +37,15 @@ _Outcome = tuple[bool, Any]  # (succeeded, the result or the exception)
 
 class GroupCommitter:
     def __init__(
-        self, engine: Engine, busy_timeout_seconds: float, max_batch: int = MAX_BATCH
+        self,
+        engine: Engine,
+        busy_timeout_seconds: float,
+        max_batch: int = MAX_BATCH,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
+        """With a `checkpointer`, the commits here leave checkpoints to it (see there)."""
         self._engine = engine
+        self._checkpointer = checkpointer
         self._busy_timeout_seconds = busy_timeout_seconds
         self._max_batch = max_batch
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -59,6 +66,8 @@ class GroupCommitter:
             self._jobs.put(None)
             self._thread.join()
             self._thread = None
+        if self._checkpointer is not None:
+            self._checkpointer.close()
 
     def _start(self) -> None:
         if self._thread is None:
@@ -99,6 +108,8 @@ class GroupCommitter:
             if self._connection is None:
                 connection = self._engine.connect()
                 execute(connection, "PRAGMA busy_timeout = 0", {})  # _begin_when_free waits
+                if self._checkpointer is not None:
+                    execute(connection, "PRAGMA wal_autocheckpoint = 0", {})
                 self._connection = connection
         except Exception as error:
             return [(False, error)] * len(works)
@@ -106,6 +117,8 @@ class GroupCommitter:
         if failed:
             discard(self._connection)
             self._connection = None
+        elif self._checkpointer is not None:
+            self._checkpointer.after_commit()
         return outcomes
 
 
