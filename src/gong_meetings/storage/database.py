@@ -10,7 +10,7 @@ Admin commands and migrations use the synchronous engine.
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, select
@@ -134,6 +134,7 @@ class Database:
         )
         self._reader = LocalReader(self.engine) if self.is_sqlite and not in_memory else None
         self._async_engine: AsyncEngine | None = None
+        self._autocommit_engine: AsyncEngine | None = None
         # Waiting for a connection, making one, and the statements themselves, with a margin.
         self._deadline_seconds = (
             self.options.timeout_seconds
@@ -153,10 +154,13 @@ class Database:
 
     async def read(self, work: Callable[[Connection], T], *, one_statement: bool = False) -> T:
         """Run `work`, which reads a few rows and writes nothing, in one transaction. On
-        SQLite that is here on the event loop (see local_reads), with no transaction around
-        work that runs `one_statement`; elsewhere as `run`."""
+        SQLite that is here on the event loop (see local_reads); elsewhere as `run`. Work that
+        runs `one_statement` needs no transaction around it: a lone statement sees one
+        snapshot on either database."""
         reader = self._reader
         if reader is None:
+            if one_statement and not self.is_sqlite:
+                return await self._with_retries(lambda: self._read_postgres(work))
             return await self.run(work)
         # Nothing to retry on SQLite (its errors carry no SQLSTATE), so no _with_retries and
         # its two coroutines around every short read.
@@ -193,27 +197,62 @@ class Database:
             return result
         return await self._run_postgres(work)
 
-    async def _run_postgres(self, work: Callable[[Connection], T]) -> T:
-        if self._async_engine is None:
-            self._async_engine = create_async_engine(
+    def _postgres_engine(self, *, autocommit: bool = False) -> AsyncEngine:
+        """The pool for transactions, or with `autocommit` the pool for lone reads: its
+        connections stay in autocommit, since switching a pooled connection's isolation level
+        at each use cost more than the BEGIN and COMMIT it saves. Those skip the pre-ping too
+        (see _read_postgres)."""
+        found = self._autocommit_engine if autocommit else self._async_engine
+        if found is None:
+            found = create_async_engine(
                 self.url,
                 pool_size=self.options.size,
                 max_overflow=self.options.max_overflow,
                 pool_timeout=self.options.timeout_seconds,
-                pool_pre_ping=True,
+                pool_pre_ping=not autocommit,
                 connect_args=_postgres_connect_args(self.options),
+                **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
             )
-        engine = self._async_engine
+            if autocommit:
+                self._autocommit_engine = found
+            else:
+                self._async_engine = found
+        return found
+
+    async def _read_postgres(self, work: Callable[[Connection], T]) -> T:
+        """`work`'s one statement in autocommit: one round trip, where a transaction makes
+        four (the pre-ping, BEGIN, the statement, COMMIT). Without the pre-ping, a connection
+        the server dropped (a restart, a failover) fails its statement instead, which makes
+        the pool drop its other connections of that age; the read is then run once more."""
+        engine = self._postgres_engine(autocommit=True)
+
+        async def read() -> T:
+            async with engine.connect() as connection:
+                return await connection.run_sync(work)
+
+        try:
+            return await self._within_deadline(read())
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        return await self._within_deadline(read())
+
+    async def _run_postgres(self, work: Callable[[Connection], T]) -> T:
+        engine = self._postgres_engine()
 
         async def transaction() -> T:
             async with engine.begin() as connection:
                 return await connection.run_sync(work)
 
+        return await self._within_deadline(transaction())
+
+    async def _within_deadline(self, attempt: Coroutine[Any, Any, T]) -> T:
+        """`attempt`'s outcome, or TimeoutError after the deadline."""
         # The statement timeout is enforced by the server, so it cannot help when the server
         # stops answering (a hung host, a partition). This deadline covers that case; the
         # abandoned task is cancelled and left to finish on its own, since awaiting it would
         # wait for the driver's own cancellation to time out.
-        task = asyncio.ensure_future(transaction())
+        task = asyncio.ensure_future(attempt)
         done, _ = await asyncio.wait({task}, timeout=self._deadline_seconds)
         if task not in done:
             task.cancel()
@@ -222,8 +261,9 @@ class Database:
         return task.result()
 
     async def aclose(self) -> None:
-        if self._async_engine is not None:
-            await self._async_engine.dispose()
+        for engine in (self._async_engine, self._autocommit_engine):
+            if engine is not None:
+                await engine.dispose()
         self.close()
 
     def close(self) -> None:

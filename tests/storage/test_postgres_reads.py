@@ -1,0 +1,72 @@
+"""Lone reads on PostgreSQL (`Database.read(..., one_statement=True)`: a get, an
+integration-status) run in autocommit, with no transaction around them, and survive the
+server dropping the pooled connections they would use."""
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Connection, text
+
+from gong_meetings.storage.database import Database
+from tests.postgres import empty_tables
+
+
+@pytest.fixture
+def database(postgres_schema: str) -> Iterator[Database]:
+    empty_tables(postgres_schema)
+    database = Database(postgres_schema)
+    yield database
+    database.close()  # each test disposes of the async pools on its own event loop
+
+
+def transaction_status(connection: Connection) -> TransactionStatus:
+    """Where the connection stands after a statement, as the server told the driver (which
+    sends BEGIN with the first statement of a transaction)."""
+    connection.exec_driver_sql("SELECT 1")
+    driver = connection.connection.driver_connection
+    return driver.info.transaction_status  # type: ignore[union-attr,no-any-return]
+
+
+def test_a_lone_read_runs_outside_a_transaction(database: Database) -> None:
+    async def both() -> tuple[TransactionStatus, TransactionStatus]:
+        try:
+            lone = await database.read(transaction_status, one_statement=True)
+            several = await database.read(transaction_status)
+            return lone, several
+        finally:
+            await database.aclose()
+
+    lone, several = asyncio.run(both())
+    assert lone == TransactionStatus.IDLE  # no BEGIN was sent
+    assert several == TransactionStatus.INTRANS
+
+
+def test_a_lone_read_survives_the_server_dropping_its_connections(
+    database: Database, postgres_schema: str
+) -> None:
+    def backend(connection: Connection) -> int:
+        return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+    async def scenario() -> tuple[set[int], int]:
+        try:
+            # Several connections in the pool, as under load.
+            first = await asyncio.gather(
+                *(database.read(backend, one_statement=True) for _ in range(4))
+            )
+            admin = Database(postgres_schema)
+            try:
+                with admin.engine.begin() as connection:
+                    for pid in set(first):
+                        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            finally:
+                admin.close()
+            after = await database.read(backend, one_statement=True)
+            return set(first), after
+        finally:
+            await database.aclose()
+
+    dropped, after = asyncio.run(scenario())
+    assert dropped
+    assert after not in dropped  # answered, on a new connection
