@@ -207,6 +207,23 @@ def test_counts_and_filtered_counts_follow_the_tables(database: Database) -> Non
     assert count(MeetingFilter(organizer="nobody@acme.test")) == 0
 
 
+def test_a_first_page_comes_with_the_kept_count(database: Database) -> None:
+    ids = workspace_ids(database)
+    acme, globex = ids["acme"], ids["globex"]
+    assert database.transaction(lambda c: meeting_store.first_page(c, acme, 3)) == (0, [])
+    for meeting_id in range(1, 6):
+        start = START + timedelta(hours=6 - meeting_id)  # the last made is the first listed
+        insert(database, acme, a_meeting(meeting_id, "o@acme.test", start=start))
+    insert(database, globex, a_meeting(9, "o@globex.test"))
+    database.transaction(lambda c: meeting_store.delete_meeting(c, acme, 4))
+
+    total, page = database.transaction(lambda c: meeting_store.first_page(c, acme, 3))
+
+    assert total == 4
+    assert [m.id for m in page] == ["5", "3", "2"]
+    assert database.transaction(lambda c: meeting_store.first_page(c, globex, 3))[0] == 1
+
+
 # --- a random run through the API -----------------------------------------------------------
 
 

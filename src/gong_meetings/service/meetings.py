@@ -238,24 +238,30 @@ class MeetingService:
                 )
             where = position.filter
 
-        def read(connection: Connection) -> tuple[int, list[ShownMeeting]]:
-            if position is None:
-                total = meeting_store.count_meetings(connection, caller.workspace_id, where)
-                after = None
-            else:
-                total, after = position.total, (position.after_start, position.after_id)
-            # One more than the page holds tells whether another page follows.
-            found = meeting_store.list_meetings(
-                connection, caller.workspace_id, where, after, page_size + 1
+        # A page is a range scan of at most PAGE_SIZE_MAX + 1 rows (one more than the page
+        # tells whether another follows), and an unfiltered total is kept and read by the same
+        # statement, so most lists are one short read; only a filtered first page counts its
+        # matches, which may be many: that runs off the event loop, in a transaction.
+        workspace_id, limit = caller.workspace_id, page_size + 1
+        if position is not None:
+            after = (position.after_start, position.after_id)
+            total = position.total
+            found = await self._database.read(
+                lambda c: meeting_store.list_meetings(c, workspace_id, where, after, limit),
+                one_statement=True,
             )
-            return total, found
+        elif where == MeetingFilter():
+            total, found = await self._database.read(
+                lambda c: meeting_store.first_page(c, workspace_id, limit), one_statement=True
+            )
+        else:
 
-        # A page is a range scan of at most PAGE_SIZE_MAX + 1 rows, and an unfiltered total is
-        # kept, so most lists are short reads; only a filtered first page counts its matches,
-        # which may be many: that runs off the event loop.
-        counts_matches = position is None and where != MeetingFilter()
-        reader = self._database.run if counts_matches else self._database.read
-        total, found = await reader(read)
+            def count_and_list(connection: Connection) -> tuple[int, list[ShownMeeting]]:
+                total = meeting_store.count_meetings(connection, workspace_id, where)
+                listed = meeting_store.list_meetings(connection, workspace_id, where, None, limit)
+                return total, listed
+
+            total, found = await self._database.run(count_and_list)
         shown = found[:page_size]
         number = 0 if position is None else position.page
         next_cursor = None
