@@ -1,6 +1,7 @@
 """Lone reads on PostgreSQL (`Database.read(..., one_statement=True)`: a get, an
 integration-status) run in autocommit, with no transaction around them, and survive the
-server dropping the pooled connections they would use."""
+server dropping the pooled connections they would use. And the pools keep the connections
+they open under load, rather than open and close one for most requests."""
 
 import asyncio
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ import pytest
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, text
 
+from gong_meetings.config import PoolOptions
 from gong_meetings.storage.database import Database
 from tests.postgres import empty_tables
 
@@ -70,3 +72,36 @@ def test_a_lone_read_survives_the_server_dropping_its_connections(
     dropped, after = asyncio.run(scenario())
     assert dropped
     assert after not in dropped  # answered, on a new connection
+
+
+def test_connections_opened_under_load_are_kept(postgres_schema: str) -> None:
+    database = Database(postgres_schema, PoolOptions(size=1, max_overflow=2))
+
+    def slow_backend(connection: Connection) -> int:
+        sql = "SELECT pg_backend_pid() FROM pg_sleep(0.05)"  # holds its connection a while
+        return int(connection.exec_driver_sql(sql).scalar_one())
+
+    async def rounds() -> tuple[set[int], set[int]]:
+        try:
+            lone: set[int] = set()
+            transactions: set[int] = set()
+            for _ in range(5):  # three at once each time: the pool's size and its overflow
+                lone |= set(
+                    await asyncio.gather(
+                        *(database.read(slow_backend, one_statement=True) for _ in range(3))
+                    )
+                )
+                transactions |= set(
+                    await asyncio.gather(*(database.run(slow_backend) for _ in range(3)))
+                )
+            return lone, transactions
+        finally:
+            await database.aclose()
+
+    try:
+        lone, transactions = asyncio.run(rounds())
+    finally:
+        database.close()
+    # Closing the overflow as it came back would have opened two more in each round.
+    assert len(lone) == 3
+    assert len(transactions) == 3

@@ -206,8 +206,11 @@ class Database:
         if found is None:
             found = create_async_engine(
                 self.url,
-                pool_size=self.options.size,
-                max_overflow=self.options.max_overflow,
+                # Connections are opened as needed and then kept, overflow included: the pool
+                # closing each overflow connection as it came back made a busy server open and
+                # close a connection for most requests (bench/README.md).
+                pool_size=self.options.size + self.options.max_overflow,
+                max_overflow=0,
                 pool_timeout=self.options.timeout_seconds,
                 pool_pre_ping=not autocommit,
                 connect_args=_postgres_connect_args(self.options),
