@@ -1,6 +1,7 @@
 """Query parameters and headers of the additions, parsed with the contract's own syntax rules."""
 
 import re
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
@@ -30,8 +31,9 @@ def list_query(request: Request) -> tuple[MeetingFilter, int, str | None, list[s
     service adds the cursor's own, so that one 400 names every bad parameter)."""
     problems: list[str] = []
     values: dict[str, str] = {}
+    query = _query_values(request)
     for name in _LIST_PARAMETERS:
-        given = request.query_params.getlist(name)
+        given = query.get(name, ())
         if len(given) > 1:
             problems.append(f"{name}: give it at most once")
         elif given:
@@ -72,6 +74,16 @@ def list_query(request: Request) -> tuple[MeetingFilter, int, str | None, list[s
         attendee=emails.get("attendeeEmail"),
     )
     return where, page_size, cursor, problems
+
+
+def _query_values(request: Request) -> dict[str, list[str]]:
+    """Each query parameter's values, parsed as Starlette's QueryParams parses them, without
+    the two dictionaries and list it builds around them (half of a list's query parsing)."""
+    found: dict[str, list[str]] = {}
+    query = request.scope["query_string"].decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        found.setdefault(name, []).append(value)
+    return found
 
 
 def first_header(request: Request, name: bytes) -> str:
