@@ -1,5 +1,8 @@
 """Queries on workspaces, API keys, users and their provider integrations."""
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -254,7 +257,12 @@ def list_integrations(
         sql + _INTEGRATIONS_ORDER,
         {"workspace_id": workspace_id, "email": email, "provider": provider},
     )
-    return [Integration(row[0], row[1], row[2], row[3], from_db(row[4])) for row in rows]
+    return [_integration(row) for row in rows]
+
+
+def _integration(row: Sequence[Any]) -> Integration:
+    """A row of (email, provider, status, details, updated_at) as an Integration."""
+    return Integration(row[0], row[1], row[2], row[3], from_db(row[4]))
 
 
 def user_integrations(
@@ -268,8 +276,5 @@ def user_integrations(
     )
     if not rows:
         return None
-    return [
-        Integration(row[0], row[1], row[2], row[3], from_db(row[4]))
-        for row in rows
-        if row[1] is not None  # the user's row alone: no integration matched
-    ]
+    # A provider of None is the user's row alone: no integration matched.
+    return [_integration(row) for row in rows if row[1] is not None]
