@@ -1,17 +1,21 @@
 """Lone reads on PostgreSQL (`Database.read(..., one_statement=True)`: a get, an
-integration-status) run in autocommit, with no transaction around them, and survive the
-server dropping the pooled connections they would use. And the pools keep the connections
-they open under load, rather than open and close one for most requests."""
+integration-status) run in autocommit, with no transaction around them. Neither pool pings a
+connection before using it, so reads and transactions alike survive the server dropping the
+pooled connections they would use, by running once more on a new one; but a transaction is
+never run again once its COMMIT was sent, since it may have been stored. And the pools keep
+the connections they open under load, rather than open and close one for most requests."""
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 
 from gong_meetings.config import PoolOptions
+from gong_meetings.errors import ServiceUnavailable
 from gong_meetings.storage.database import Database
+from gong_meetings.storage.driver import fetch_one
 from tests.postgres import empty_tables
 
 
@@ -31,6 +35,49 @@ def transaction_status(connection: Connection) -> TransactionStatus:
     return driver.info.transaction_status  # type: ignore[union-attr,no-any-return]
 
 
+def backend(connection: Connection) -> int:
+    """The connection's server process, asked as the service's own statements ask."""
+    row = fetch_one(connection, "SELECT pg_backend_pid()", {})
+    assert row is not None
+    return int(row[0])
+
+
+def terminate(url: str, pids: set[int]) -> None:
+    """Have the server drop these connections, as a restart or a failover would."""
+    admin = Database(url)
+    try:
+        with admin.engine.begin() as connection:
+            for pid in pids:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        admin.close()
+
+
+def workspaces_named(url: str, name: str) -> int:
+    admin = Database(url)
+    try:
+        with admin.engine.begin() as connection:
+            sql = text("SELECT count(*) FROM workspaces WHERE name = :name")
+            return int(connection.execute(sql, {"name": name}).scalar_one())
+    finally:
+        admin.close()
+
+
+def add_workspace(name: str) -> Callable[[Connection], int]:
+    """A transaction's work: a row written, and the connection's backend."""
+
+    def work(connection: Connection) -> int:
+        pid = backend(connection)
+        sql = (
+            "INSERT INTO workspaces (name, auto_provision_users, created_at)"
+            " VALUES (%(name)s, true, now())"
+        )
+        connection.exec_driver_sql(sql, {"name": name})
+        return pid
+
+    return work
+
+
 def test_a_lone_read_runs_outside_a_transaction(database: Database) -> None:
     async def both() -> tuple[TransactionStatus, TransactionStatus]:
         try:
@@ -48,22 +95,13 @@ def test_a_lone_read_runs_outside_a_transaction(database: Database) -> None:
 def test_a_lone_read_survives_the_server_dropping_its_connections(
     database: Database, postgres_schema: str
 ) -> None:
-    def backend(connection: Connection) -> int:
-        return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-
     async def scenario() -> tuple[set[int], int]:
         try:
             # Several connections in the pool, as under load.
             first = await asyncio.gather(
                 *(database.read(backend, one_statement=True) for _ in range(4))
             )
-            admin = Database(postgres_schema)
-            try:
-                with admin.engine.begin() as connection:
-                    for pid in set(first):
-                        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            finally:
-                admin.close()
+            terminate(postgres_schema, set(first))
             after = await database.read(backend, one_statement=True)
             return set(first), after
         finally:
@@ -72,6 +110,56 @@ def test_a_lone_read_survives_the_server_dropping_its_connections(
     dropped, after = asyncio.run(scenario())
     assert dropped
     assert after not in dropped  # answered, on a new connection
+
+
+def test_a_transaction_survives_the_server_dropping_its_connections(
+    database: Database, postgres_schema: str
+) -> None:
+    async def scenario() -> tuple[set[int], int]:
+        try:
+            first = await asyncio.gather(*(database.run(backend) for _ in range(4)))
+            terminate(postgres_schema, set(first))
+            after = await database.run(add_workspace("after the drop"))
+            return set(first), after
+        finally:
+            await database.aclose()
+
+    dropped, after = asyncio.run(scenario())
+    assert dropped
+    assert after not in dropped  # answered, on a new connection
+    assert workspaces_named(postgres_schema, "after the drop") == 1
+
+
+def test_a_transaction_whose_commit_was_lost_is_not_run_again(
+    database: Database, postgres_schema: str
+) -> None:
+    runs: list[int] = []
+
+    def counted(connection: Connection) -> int:
+        runs.append(add_workspace("lost at commit")(connection))
+        return runs[-1]
+
+    def drop_before_commit(connection: Connection) -> None:
+        terminate(postgres_schema, {backend(connection)})
+
+    async def scenario() -> None:
+        try:
+            engine = database._postgres_engine()  # the transactions' pool, made here to hook it
+            event.listen(engine.sync_engine, "commit", drop_before_commit)
+            with pytest.raises(ServiceUnavailable):
+                await database.run(counted)
+            event.remove(engine.sync_engine, "commit", drop_before_commit)
+            # The pool recovers for the next transaction.
+            await database.run(add_workspace("next"))
+        finally:
+            await database.aclose()
+
+    asyncio.run(scenario())
+    # Whether a COMMIT whose connection dropped was stored cannot be known: run once only,
+    # and the client told the service was unavailable (here the server never received it).
+    assert len(runs) == 1
+    assert workspaces_named(postgres_schema, "lost at commit") == 0
+    assert workspaces_named(postgres_schema, "next") == 1
 
 
 def test_connections_opened_under_load_are_kept(postgres_schema: str) -> None:

@@ -201,8 +201,8 @@ class Database:
     def _postgres_engine(self, *, autocommit: bool = False) -> AsyncEngine:
         """The pool for transactions, or with `autocommit` the pool for lone reads: its
         connections stay in autocommit, since switching a pooled connection's isolation level
-        at each use cost more than the BEGIN and COMMIT it saves. Those skip the pre-ping too
-        (see _read_postgres)."""
+        at each use cost more than the BEGIN and COMMIT it saves. Neither pings a connection
+        before its use (see _again_if_dropped)."""
         found = self._autocommit_engine if autocommit else self._async_engine
         if found is None:
             found = create_async_engine(
@@ -213,7 +213,6 @@ class Database:
                 pool_size=self.options.size + self.options.max_overflow,
                 max_overflow=0,
                 pool_timeout=self.options.timeout_seconds,
-                pool_pre_ping=not autocommit,
                 connect_args=_postgres_connect_args(self.options),
                 **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
             )
@@ -225,30 +224,47 @@ class Database:
 
     async def _read_postgres(self, work: Callable[[Connection], T]) -> T:
         """`work`'s one statement in autocommit: one round trip, where a transaction makes
-        four (the pre-ping, BEGIN, the statement, COMMIT). Without the pre-ping, a connection
-        the server dropped (a restart, a failover) fails its statement instead, which makes
-        the pool drop its other connections of that age; the read is then run once more."""
+        three (BEGIN, the statement, COMMIT)."""
         engine = self._postgres_engine(autocommit=True)
 
         async def read() -> T:
             async with engine.connect() as connection:
                 return await connection.run_sync(work)
 
-        try:
-            return await self._within_deadline(read())
-        except DBAPIError as error:
-            if not error.connection_invalidated:
-                raise
-        return await self._within_deadline(read())
+        return await self._again_if_dropped(read, lambda: True)
 
     async def _run_postgres(self, work: Callable[[Connection], T]) -> T:
         engine = self._postgres_engine()
+        committing = False
 
         async def transaction() -> T:
+            nonlocal committing
+            committing = False
             async with engine.begin() as connection:
-                return await connection.run_sync(work)
+                result = await connection.run_sync(work)
+                committing = True  # the block's end commits
+            return result
 
-        return await self._within_deadline(transaction())
+        # A transaction whose connection was lost before its COMMIT was sent stored nothing.
+        return await self._again_if_dropped(transaction, lambda: not committing)
+
+    async def _again_if_dropped(
+        self, attempt: Callable[[], Coroutine[Any, Any, T]], safe_to_repeat: Callable[[], bool]
+    ) -> T:
+        """`attempt`'s outcome; if it found its connection dropped by the server (a restart, a
+        failover) and `safe_to_repeat` says it may, `attempt` once more, on a new connection.
+
+        Connections are not pinged before each use: that was a round trip more on every
+        request, about a fifth of a short transaction's time (bench/README.md, sixth session).
+        A dropped connection fails its first statement instead, which makes the pool drop its
+        other connections of that age, so the second attempt gets a new one.
+        """
+        try:
+            return await self._within_deadline(attempt())
+        except DBAPIError as error:
+            if not (error.connection_invalidated and safe_to_repeat()):
+                raise
+        return await self._within_deadline(attempt())
 
     async def _within_deadline(self, attempt: Coroutine[Any, Any, T]) -> T:
         """`attempt`'s outcome, or TimeoutError after the deadline."""

@@ -2,9 +2,11 @@
 
 On a 2-core machine SQLAlchemy Core takes about 300 µs to build, look up and run a one-row
 SELECT, against 10 µs for the same SQL through sqlite3 itself (bench/README.md). So the hot
-statements are written once as plain SQL with `:name` parameters. On SQLite they go to sqlite3
-directly, inside the transaction SQLAlchemy began; on PostgreSQL they go through
-`exec_driver_sql`, rewritten to the driver's `%(name)s` style.
+statements are written once as plain SQL with `:name` parameters, and go to the driver's own
+cursor, inside the transaction SQLAlchemy began: sqlite3's, or on PostgreSQL the DBAPI cursor
+of SQLAlchemy's psycopg adapter, rewritten to its `%(name)s` style. There `exec_driver_sql`
+cost about 200 µs more a statement than the cursor, in building a result SQLAlchemy would only
+turn back into rows (bench/README.md, sixth session).
 
 Values come back as the driver gives them: on SQLite a date-time is the text SQLAlchemy stored
 (`storage.timestamps.from_db` reads both forms), and `instant` writes one the same way.
@@ -55,7 +57,7 @@ def fetch_all(
         except sqlite3.Error as error:
             raise _as_sqlalchemy_error(error, sql, parameters) from error
         return rows
-    return list(connection.exec_driver_sql(_pyformat(sql), dict(parameters)).all())
+    return _on_postgres(connection, sql, parameters) or []
 
 
 def fetch_one(
@@ -82,8 +84,33 @@ def execute(
         except sqlite3.Error as error:
             raise _as_sqlalchemy_error(error, sql, parameters) from error
         return
-    many = dict(parameters) if isinstance(parameters, Mapping) else [dict(p) for p in parameters]
-    connection.exec_driver_sql(_pyformat(sql), many)
+    _on_postgres(connection, sql, parameters)
+
+
+def _on_postgres(
+    connection: Connection,
+    sql: str,
+    parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+) -> list[Sequence[Any]] | None:
+    """Run `sql` on the DBAPI cursor: the rows it returns, or None for a statement that
+    returns none. A failure is raised as SQLAlchemy raises it from its own statements: its
+    error classes, and after a lost connection that connection, and those of its age in the
+    pool, invalidated (`Database` relies on both)."""
+    statement = _pyformat(sql)
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if isinstance(parameters, list | tuple):
+            cursor.executemany(statement, parameters)
+        else:
+            cursor.execute(statement, parameters)
+        if cursor.description is None:
+            return None
+        return cast(list[Sequence[Any]], cursor.fetchall())
+    except Exception as error:
+        # SQLAlchemy's own handling, as `exec_driver_sql` would have applied it.
+        connection._handle_dbapi_exception(error, statement, parameters, cursor, None)
+    finally:
+        cursor.close()
 
 
 def end_transaction(connection: Connection, how: str) -> None:
