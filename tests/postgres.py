@@ -66,5 +66,9 @@ def scratch_database(url: str) -> Iterator[str]:
         yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.engine.connect() as connection:
+            # DROP DATABASE waits for a checkpoint of the whole server, which after a busy
+            # test (or a benchmark on the same server) can outlast the service's statement
+            # timeout that this connection has.
+            connection.execute(text("SET statement_timeout = 0"))
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.close()

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 
 from gong_meetings import metrics
 from gong_meetings.config import PoolOptions
@@ -225,23 +226,23 @@ class Database:
     async def _read_postgres(self, work: Callable[[Connection], T]) -> T:
         """`work`'s one statement in autocommit: one round trip, where a transaction makes
         three (BEGIN, the statement, COMMIT)."""
-        engine = self._postgres_engine(autocommit=True)
+        engine = self._postgres_engine(autocommit=True).sync_engine
 
-        async def read() -> T:
-            async with engine.connect() as connection:
-                return await connection.run_sync(work)
+        def read() -> T:
+            with engine.connect() as connection:
+                return work(connection)
 
         return await self._again_if_dropped(read, lambda: True)
 
     async def _run_postgres(self, work: Callable[[Connection], T]) -> T:
-        engine = self._postgres_engine()
+        engine = self._postgres_engine().sync_engine
         committing = False
 
-        async def transaction() -> T:
+        def transaction() -> T:
             nonlocal committing
             committing = False
-            async with engine.begin() as connection:
-                result = await connection.run_sync(work)
+            with engine.begin() as connection:
+                result = work(connection)
                 committing = True  # the block's end commits
             return result
 
@@ -249,10 +250,15 @@ class Database:
         return await self._again_if_dropped(transaction, lambda: not committing)
 
     async def _again_if_dropped(
-        self, attempt: Callable[[], Coroutine[Any, Any, T]], safe_to_repeat: Callable[[], bool]
+        self, attempt: Callable[[], T], safe_to_repeat: Callable[[], bool]
     ) -> T:
         """`attempt`'s outcome; if it found its connection dropped by the server (a restart, a
         failover) and `safe_to_repeat` says it may, `attempt` once more, on a new connection.
+
+        `attempt` is synchronous code on the async engine's synchronous side, run in one
+        greenlet as SQLAlchemy's `run_sync` runs it: taking the connection, the work, the
+        COMMIT and giving the connection back, where `engine.begin()` and `run_sync` took five
+        greenlets, a quarter of a short transaction's time (bench/README.md, sixth session).
 
         Connections are not pinged before each use: that was a round trip more on every
         request, about a fifth of a short transaction's time (bench/README.md, sixth session).
@@ -260,11 +266,11 @@ class Database:
         other connections of that age, so the second attempt gets a new one.
         """
         try:
-            return await self._within_deadline(attempt())
+            return await self._within_deadline(greenlet_spawn(attempt))
         except DBAPIError as error:
             if not (error.connection_invalidated and safe_to_repeat()):
                 raise
-        return await self._within_deadline(attempt())
+        return await self._within_deadline(greenlet_spawn(attempt))
 
     async def _within_deadline(self, attempt: Coroutine[Any, Any, T]) -> T:
         """`attempt`'s outcome, or TimeoutError after the deadline."""
