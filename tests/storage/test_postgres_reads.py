@@ -162,6 +162,38 @@ def test_a_transaction_whose_commit_was_lost_is_not_run_again(
     assert workspaces_named(postgres_schema, "next") == 1
 
 
+def test_a_read_cut_off_by_the_deadline_does_not_lend_its_connection_again(
+    database: Database,
+) -> None:
+    """A statement abandoned at the deadline leaves its connection in an unknown state (the
+    driver cancelling the query, perhaps mid-message): it is closed, not pooled again."""
+    cut_off: list[int] = []
+
+    def slow(connection: Connection) -> int:
+        cut_off.append(backend(connection))
+        fetch_one(connection, "SELECT pg_sleep(3)", {})
+        return cut_off[-1]
+
+    async def scenario() -> int:
+        pool = database._postgres_engine(autocommit=True).sync_engine.pool
+        try:
+            database._deadline_seconds = 0.5  # the server would take 3 s
+            with pytest.raises(ServiceUnavailable):
+                await database.read(slow, one_statement=True)
+            for _ in range(100):  # the abandoned read finishes on its own
+                if pool.checkedout() == 0:  # type: ignore[attr-defined]
+                    break
+                await asyncio.sleep(0.05)
+            database._deadline_seconds = 30
+            return await database.read(backend, one_statement=True)
+        finally:
+            await database.aclose()
+
+    after = asyncio.run(scenario())
+    assert len(cut_off) == 1
+    assert after != cut_off[0]
+
+
 def test_connections_opened_under_load_are_kept(postgres_schema: str) -> None:
     database = Database(postgres_schema, PoolOptions(size=1, max_overflow=2))
 

@@ -11,6 +11,7 @@ one statement. Admin commands and migrations use the synchronous engine.
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -265,21 +266,22 @@ class Database:
         A dropped connection fails its first statement instead, which makes the pool drop its
         other connections of that age, so the second attempt gets a new one.
         """
+        deadline = time.monotonic() + self._deadline_seconds  # for both attempts together
         try:
-            return await self._within_deadline(greenlet_spawn(attempt))
+            return await self._within_deadline(greenlet_spawn(attempt), deadline)
         except DBAPIError as error:
             if not (error.connection_invalidated and safe_to_repeat()):
                 raise
-        return await self._within_deadline(greenlet_spawn(attempt))
+        return await self._within_deadline(greenlet_spawn(attempt), deadline)
 
-    async def _within_deadline(self, attempt: Coroutine[Any, Any, T]) -> T:
-        """`attempt`'s outcome, or TimeoutError after the deadline."""
+    async def _within_deadline(self, attempt: Coroutine[Any, Any, T], deadline: float) -> T:
+        """`attempt`'s outcome, or TimeoutError at the `deadline` (`time.monotonic()`)."""
         # The statement timeout is enforced by the server, so it cannot help when the server
         # stops answering (a hung host, a partition). This deadline covers that case; the
         # abandoned task is cancelled and left to finish on its own, since awaiting it would
         # wait for the driver's own cancellation to time out.
         task = asyncio.ensure_future(attempt)
-        done, _ = await asyncio.wait({task}, timeout=self._deadline_seconds)
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
         if task not in done:
             task.cancel()
             task.add_done_callback(_ignore_outcome)

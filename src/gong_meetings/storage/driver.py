@@ -106,8 +106,9 @@ def _on_postgres(
         if cursor.description is None:
             return None
         return cast(list[Sequence[Any]], cursor.fetchall())
-    except Exception as error:
-        # SQLAlchemy's own handling, as `exec_driver_sql` would have applied it.
+    except BaseException as error:
+        # SQLAlchemy's own handling, as `exec_driver_sql` would have applied it: to a
+        # cancellation too (a deadline), after which the connection is not used again.
         connection._handle_dbapi_exception(error, statement, parameters, cursor, None)
     finally:
         cursor.close()
