@@ -4,9 +4,10 @@ Storage functions are plain synchronous SQLAlchemy Core code taking a `Connectio
 runs each transaction in one step: on SQLite, on a dedicated thread that runs the requests
 arriving together in one transaction with one commit (see group_commit; aiosqlite would cost a
 hop per statement; its checkpoints on another, see checkpoints), and short reads on the event
-loop itself (see local_reads); on PostgreSQL, through psycopg's async driver, with `run_sync`
-driving the same code, and two pools: one for transactions, one in autocommit for reads of
-one statement. Admin commands and migrations use the synchronous engine.
+loop itself (see local_reads); on PostgreSQL, through psycopg's async driver, with
+SQLAlchemy's greenlet bridge (`greenlet_spawn`, as `run_sync` uses it) driving the same code,
+and two pools: one for transactions, one in autocommit for reads of one statement. Admin
+commands and migrations use the synchronous engine.
 """
 
 import asyncio

@@ -132,8 +132,9 @@ _INSERT_PERSON = (
 
 # On PostgreSQL a new meeting, its people and its workspace's count are one statement (WITH
 # runs each INSERT in it, once): one round trip where there were three, the people's an
-# executemany in pipeline mode, about a third of a create's time in the driver (bench/README.md,
-# sixth session). SQLite has no round trips to save, and no INSERT inside WITH.
+# executemany in pipeline mode that alone took 15% of a served create's time on the event loop
+# (bench/README.md, sixth session). SQLite has no round trips to save, and no INSERT inside
+# WITH.
 _INSERT_MEETING_POSTGRES = (
     f"WITH meeting AS ({_INSERT_MEETING}),"  # noqa: S608  (constants only)
     " people AS (INSERT INTO meeting_people (meeting_id, role, email, workspace_id,"
