@@ -14,6 +14,15 @@ and warm-up cancel out. It needs valgrind (Debian: `apt-get install valgrind`).
 To compare with another commit, check that commit out beside this one and put its `src`
 first: `git worktree add /tmp/before HEAD~1 && PYTHONPATH=/tmp/before/src python
 bench/instructions.py get`.
+
+With `--cpu` it runs the same requests in this process, without valgrind, once to warm up and
+once measured, and prints this process's CPU time a request (`time.process_time`). That is
+how the PostgreSQL steps were measured (bench/README.md, sixth session): callgrind cannot see
+the work a request makes PostgreSQL's processes do, and would take hours for a run that is
+mostly waiting on them. `--database-url` gives the database (it is emptied first):
+
+    python bench/instructions.py create --cpu --requests 2000 \
+        --database-url postgresql://postgres@127.0.0.1:5432/bench
 """
 
 import argparse
@@ -26,6 +35,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +77,8 @@ def _module(name: str, path: Path) -> Any:
     return module
 
 
-def drive(operation: str, requests: int) -> None:
+def drive(operation: str, requests: int, database_url: str | None = None, rounds: int = 1) -> float:
+    """Send `requests` of `operation`, `rounds` times over; the CPU seconds of the last round."""
     sys.path.insert(0, str(BENCH))
     import uvloop
     from list_scaling import prepare  # bench/ is scripts, not a package
@@ -78,7 +89,7 @@ def drive(operation: str, requests: int) -> None:
     from gong_meetings.server.app import create_app
     from gong_meetings.server.middleware import BODY_RECEIVED_KEY
 
-    url = f"sqlite:///{tempfile.mkdtemp()}/instructions.db"
+    url = database_url or f"sqlite:///{tempfile.mkdtemp()}/instructions.db"
     _, (access_key, secret) = prepare(url, 0)
     app = create_app(Settings(database_url=url, public_base_url="http://meetings.test"))
     authorization = b"Basic " + base64.b64encode(f"{access_key}:{secret}".encode())
@@ -140,20 +151,34 @@ def drive(operation: str, requests: int) -> None:
                 await one(index)
 
         each = requests // CONCURRENCY
-        await asyncio.gather(*(worker(k * each, each) for k in range(CONCURRENCY)))
+        for _ in range(rounds):
+            started = time.process_time()
+            await asyncio.gather(*(worker(k * each, each) for k in range(CONCURRENCY)))
+            cpu_seconds[0] = time.process_time() - started
 
+    cpu_seconds = [0.0]
     uvloop.run(main())
+    return cpu_seconds[0]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("operation", choices=OPERATIONS)
     parser.add_argument("--requests", type=int, nargs="+", default=[1000, 4000])
+    parser.add_argument("--cpu", action="store_true", help="CPU time a request, no valgrind")
+    parser.add_argument("--database-url", help="with --cpu: this database, emptied first")
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
         drive(args.operation, args.requests[0])
         return 0
+    if args.cpu:
+        sent = args.requests[-1] // CONCURRENCY * CONCURRENCY
+        cpu_seconds = drive(args.operation, sent, args.database_url, rounds=2)
+        print(f"{args.operation}: {cpu_seconds / sent * 1e6:,.0f} µs of CPU a request")
+        return 0
+    if args.database_url:
+        parser.error("--database-url goes with --cpu")
     # Each task sends an equal share: what is sent is that share times the tasks.
     fewer, more = (count // CONCURRENCY * CONCURRENCY for count in args.requests)
     difference = count_instructions(args.operation, more) - count_instructions(
