@@ -6,7 +6,8 @@ never run again once its COMMIT was sent, since it may have been stored. And the
 the connections they open under load, rather than open and close one for most requests."""
 
 import asyncio
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 from psycopg.pq import TransactionStatus
@@ -53,6 +54,15 @@ def terminate(url: str, pids: set[int]) -> None:
         admin.close()
 
 
+async def fill_the_pool_then_drop_it(
+    call: Callable[[Callable[[Connection], int]], Awaitable[int]], url: str
+) -> set[int]:
+    """Several connections in the pool, as under load, each then dropped by the server."""
+    backends = set(await asyncio.gather(*(call(backend) for _ in range(4))))
+    terminate(url, backends)
+    return backends
+
+
 def workspaces_named(url: str, name: str) -> int:
     admin = Database(url)
     try:
@@ -97,13 +107,9 @@ def test_a_lone_read_survives_the_server_dropping_its_connections(
 ) -> None:
     async def scenario() -> tuple[set[int], int]:
         try:
-            # Several connections in the pool, as under load.
-            first = await asyncio.gather(
-                *(database.read(backend, one_statement=True) for _ in range(4))
-            )
-            terminate(postgres_schema, set(first))
-            after = await database.read(backend, one_statement=True)
-            return set(first), after
+            lone_read = functools.partial(database.read, one_statement=True)
+            dropped = await fill_the_pool_then_drop_it(lone_read, postgres_schema)
+            return dropped, await database.read(backend, one_statement=True)
         finally:
             await database.aclose()
 
@@ -117,10 +123,8 @@ def test_a_transaction_survives_the_server_dropping_its_connections(
 ) -> None:
     async def scenario() -> tuple[set[int], int]:
         try:
-            first = await asyncio.gather(*(database.run(backend) for _ in range(4)))
-            terminate(postgres_schema, set(first))
-            after = await database.run(add_workspace("after the drop"))
-            return set(first), after
+            dropped = await fill_the_pool_then_drop_it(database.run, postgres_schema)
+            return dropped, await database.run(add_workspace("after the drop"))
         finally:
             await database.aclose()
 
