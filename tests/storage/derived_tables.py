@@ -59,7 +59,10 @@ def counts_from_meetings(connection: sa.Connection) -> dict[int, int]:
 
 
 def stored_counts(connection: sa.Connection) -> dict[int, int]:
-    return {row.workspace_id: row.meetings for row in connection.execute(sa.select(meeting_counts))}
+    """Each workspace's kept count: the sum of its shards' rows."""
+    summed = sa.select(meeting_counts.c.workspace_id, sa.func.sum(meeting_counts.c.meetings))
+    rows = connection.execute(summed.group_by(meeting_counts.c.workspace_id))
+    return {workspace_id: int(total) for workspace_id, total in rows}
 
 
 def assert_derived_tables_consistent(connection: sa.Connection) -> None:

@@ -23,7 +23,7 @@ from gong_meetings.storage.migrate import MIGRATION_LOCK, current_revision, head
 from gong_meetings.storage.tables import metadata
 from tests.helpers import run_cli
 from tests.postgres import postgres_url, scratch_database
-from tests.storage import quota_migration, reading_migration
+from tests.storage import counts_migration, quota_migration, reading_migration
 from tests.storage.schema import SCHEMA_TABLES, assert_schema_matches_tables
 
 SCRIPT = Path(sys.executable).with_name("gong-meetings")
@@ -310,3 +310,14 @@ async def test_downgrade_to_0003_drops_the_new_tables_and_keeps_the_meetings(
     database: Database, scratch: str
 ) -> None:
     await reading_migration.check_downgrade_to_0003(database, scratch)
+
+
+# --- 0005: meeting counts in shards (shared with SQLite: tests/storage/counts_migration.py)
+
+
+def test_upgrade_from_0004_keeps_each_count_in_shard_0(database: Database) -> None:
+    counts_migration.check_upgrade_from_0004(database)
+
+
+def test_downgrade_to_0004_sums_each_workspaces_shards(database: Database) -> None:
+    counts_migration.check_downgrade_to_0004(database)

@@ -110,10 +110,24 @@ def _people(
     ]
 
 
-_COUNT = (
-    "INSERT INTO meeting_counts (workspace_id, meetings) VALUES (:workspace_id, :change)"
-    " ON CONFLICT (workspace_id) DO UPDATE SET meetings = meeting_counts.meetings + :change"
-)
+# Which of its workspace's count rows (tables.meeting_counts) a transaction adds to. On
+# PostgreSQL, its backend's: transactions that run at once are on backends of their own, so
+# they rarely share a row, and one transaction always adds to one row, so two cannot wait for
+# each other's. SQLite has one writer at a time, and so one row.
+_SHARDS = 64
+_SHARD_POSTGRES = f"mod(pg_backend_pid(), {_SHARDS})"  # `%` is the driver's placeholder
+
+
+def _count_sql(shard: str) -> str:
+    return (
+        "INSERT INTO meeting_counts (workspace_id, shard, meetings)"  # noqa: S608 (constants)
+        f" VALUES (:workspace_id, {shard}, :change) ON CONFLICT (workspace_id, shard)"
+        " DO UPDATE SET meetings = meeting_counts.meetings + :change"
+    )
+
+
+_COUNT = _count_sql("0")
+_COUNT_POSTGRES = _count_sql(_SHARD_POSTGRES)
 _INSERT_MEETING = (
     "INSERT INTO meetings (id, workspace_id, created_at, updated_at, version, title,"
     " scheduled_start, scheduled_end, organizer_email, meeting_url, attendees, description,"
@@ -141,9 +155,9 @@ _INSERT_MEETING_POSTGRES = (
     " scheduled_start) SELECT meeting.id, person.role, person.email, :workspace_id,"
     " :scheduled_start FROM meeting,"
     " unnest(CAST(:roles AS text[]), CAST(:emails AS text[])) AS person (role, email)),"
-    " counted AS (INSERT INTO meeting_counts (workspace_id, meetings)"
-    " SELECT :workspace_id, 1 FROM meeting"
-    " ON CONFLICT (workspace_id) DO UPDATE SET meetings = meeting_counts.meetings + 1)"
+    " counted AS (INSERT INTO meeting_counts (workspace_id, shard, meetings)"
+    f" SELECT :workspace_id, {_SHARD_POSTGRES}, 1 FROM meeting"
+    " ON CONFLICT (workspace_id, shard) DO UPDATE SET meetings = meeting_counts.meetings + 1)"
     " SELECT id FROM meeting"
 )
 
@@ -163,7 +177,8 @@ def _row_parameters(connection: Connection, workspace_id: int, meeting: Meeting)
 
 def _count(connection: Connection, workspace_id: int, change: int) -> None:
     """Add `change` to the workspace's meeting count, creating the count at its first meeting."""
-    execute(connection, _COUNT, {"workspace_id": workspace_id, "change": change})
+    sql = _COUNT_POSTGRES if connection.dialect.name == "postgresql" else _COUNT
+    execute(connection, sql, {"workspace_id": workspace_id, "change": change})
 
 
 def insert_meeting(connection: Connection, workspace_id: int, meeting: Meeting) -> bool:
@@ -280,7 +295,7 @@ class MeetingFilter:
 
 
 _QUALIFIED_COLUMNS = ", ".join(f"meetings.{name}" for name in MEETING_COLUMNS)
-_KEPT_COUNT = "SELECT meetings FROM meeting_counts WHERE workspace_id = :workspace_id"
+_KEPT_COUNT = "SELECT sum(meetings) FROM meeting_counts WHERE workspace_id = :workspace_id"
 
 
 def _filtered(
@@ -352,7 +367,7 @@ def _page_rows(
     return fetch_all(connection, sql, parameters)
 
 
-_KEPT_TOTAL = "(SELECT meetings FROM meeting_counts WHERE workspace_id = :workspace_id)"
+_KEPT_TOTAL = "(SELECT sum(meetings) FROM meeting_counts WHERE workspace_id = :workspace_id)"
 
 
 def first_page(
@@ -372,7 +387,7 @@ def count_meetings(connection: Connection, workspace_id: int, where: MeetingFilt
     """How many meetings the filter matches; unfiltered, the kept count (no scan at all)."""
     if where == MeetingFilter():
         found = fetch_one(connection, _KEPT_COUNT, {"workspace_id": workspace_id})
-        return int(found[0]) if found else 0
+        return int(found[0] or 0) if found else 0  # no rows: a sum of NULL
     sql, parameters, _, _ = _filtered(connection, workspace_id, where, rows=False)
     found = fetch_one(connection, sql, parameters)
     return int(found[0]) if found else 0

@@ -132,11 +132,14 @@ meeting_people = Table(
 )
 
 # Each workspace's number of meetings, kept with every create and delete, so an unfiltered
-# list tells its totalRecords without counting a million rows.
+# list tells its totalRecords without counting a million rows. The count is the sum of the
+# workspace's rows: on PostgreSQL each transaction adds to a shard of its own, since one row
+# would stay locked by each create until its commit, and the next create would wait for it.
 meeting_counts = Table(
     "meeting_counts",
     metadata,
     Column("workspace_id", Integer, ForeignKey("workspaces.id"), primary_key=True),
+    Column("shard", Integer, primary_key=True),
     Column("meetings", Integer, nullable=False),
 )
 
