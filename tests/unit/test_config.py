@@ -53,7 +53,7 @@ def test_redis_url_accepts_the_redis_schemes(value: str, expected: str) -> None:
     settings = Settings.from_env({REDIS: value})
     assert settings.redis_url == expected
     # And what is accepted is something the counter storage can be built from.
-    assert type(counter_storage(settings.redis_url)).__name__ == "RedisStorage"
+    assert type(counter_storage(settings.redis_url)).__name__ == "RedisCounters"
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_a_redis_url_without_a_port_is_refused_or_usable(value: str) -> None:
     except SettingsError as error:
         assert REDIS in str(error)
         return
-    assert type(counter_storage(settings.redis_url)).__name__ == "RedisStorage"
+    assert type(counter_storage(settings.redis_url)).__name__ == "RedisCounters"
 
 
 @pytest.mark.parametrize(

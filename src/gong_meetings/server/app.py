@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
+        await limiter.aclose()
         await database.aclose()
 
     app = Starlette(

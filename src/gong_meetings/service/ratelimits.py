@@ -1,7 +1,7 @@
 """Rate limits: API calls per workspace (per second and per day), failed logins per address.
 
-The counters live in this process's memory, or in Redis (through the `limits` library's
-storage) when several processes share them (storage/counters.py). Windows are fixed and
+The counters live in this process's memory, or in Redis when several processes share them
+(storage/counters.py). Windows are fixed and
 aligned to the clock (each second, each UTC day, each minute), so `Retry-After` is exact: a
 client that waits that long is in a new window.
 The clock is injectable, so a test can move through a day without sleeping.
@@ -15,15 +15,18 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any, NamedTuple
-
-from limits.errors import StorageError
+from collections.abc import Awaitable, Callable
+from typing import NamedTuple, TypeVar
 
 from gong_meetings import metrics
 from gong_meetings.errors import RateLimited
 from gong_meetings.records import Caller
-from gong_meetings.storage.counters import Counters, LocalCounters
+from gong_meetings.storage.counters import (
+    COUNTERS_UNAVAILABLE,
+    Counters,
+    LocalCounters,
+    RedisCounters,
+)
 
 log = logging.getLogger("gong_meetings.ratelimits")
 
@@ -35,6 +38,7 @@ _RETRY_STORAGE_SECONDS = 1.0
 MINUTE_SECONDS = 60
 DAY_SECONDS = 86_400
 _LOG_EVERY_SECONDS = 60.0
+T = TypeVar("T")
 
 
 class Window(NamedTuple):
@@ -110,6 +114,42 @@ def _workspace_policy(per_second: int, per_day: int) -> bytes:
     return policy_header(windows).encode("ascii")
 
 
+# One window of a call before it is counted: (policy, unit, seconds, limit, seconds until
+# the window resets, counter key, counter expiry). A plain tuple: made twice on every call.
+_Planned = tuple[str, str, int, int, int, str, int]
+
+
+def _plan(caller: Caller, now: float) -> list[_Planned]:
+    """The caller's windows at `now`, counted in this order: the second's, then the day's."""
+    quota = caller.quota
+    plan = []
+    for policy, unit, seconds, allowed in (
+        ("per-second", "second", 1, quota.per_second),
+        ("per-day", "day", DAY_SECONDS, quota.per_day),
+    ):
+        # A second's window always has a second left in it, by _window_index's rounding.
+        index, reset = (int(now), 1) if seconds == 1 else _window_index(now, seconds)
+        # The key leaves out the limit itself: calls made before a change still count.
+        key = f"workspace/{caller.workspace_id}/{policy}/{index}"
+        plan.append((policy, unit, seconds, allowed, reset, key, seconds + _CLOCK_SKEW_SECONDS))
+    return plan
+
+
+def _add_window(windows: list[Window], caller: Caller, planned: _Planned, count: int) -> None:
+    """Add the window as it stands after the call's `count`; RateLimited past its limit."""
+    policy, unit, seconds, allowed, reset, _, _ = planned
+    windows.append(Window(policy, allowed, seconds, max(0, allowed - count), reset))
+    if count > allowed:
+        metrics.RATE_LIMITED.labels("workspace").inc()
+        restart = " (the daily count restarts at 00:00 UTC)" if unit == "day" else ""
+        raise RateLimited(
+            f"rate limit exceeded: workspace {caller.workspace_name!r} may make"
+            f" {_plural(allowed, 'call')} per {unit}{restart};"
+            f" retry after {_plural(reset, 'second')}",
+            headers={"Retry-After": str(reset), **rate_limit_headers(caller, windows)},
+        )
+
+
 class _FailOpenCounters:
     """The storage's counters, or None while it is failing (see the module's docstring)."""
 
@@ -121,19 +161,19 @@ class _FailOpenCounters:
         self._failing = False
 
     async def incr(self, key: str, expiry: int) -> int | None:
-        return await self._call(self.storage.incr(key, expiry))
+        return await self.call(lambda: self.storage.incr(key, expiry))
 
     async def get(self, key: str) -> int | None:
-        return await self._call(self.storage.get(key))
+        return await self.call(lambda: self.storage.get(key))
 
-    async def _call(self, operation: Coroutine[Any, Any, int]) -> int | None:
+    async def call(self, operation: Callable[[], Awaitable[T]]) -> T | None:
+        """What `operation` returns, or None while the storage fails or rests."""
         now = self._clock()
         if now < self._retry_at:
-            operation.close()  # never started: the storage is not asked while it rests
-            return None
+            return None  # the storage is not asked while it rests
         try:
-            value = await operation
-        except (StorageError, OSError, TimeoutError) as error:
+            value = await operation()
+        except COUNTERS_UNAVAILABLE as error:
             self._retry_at = now + _RETRY_STORAGE_SECONDS
             self._failing = True
             if now >= self._next_log_at:
@@ -144,7 +184,7 @@ class _FailOpenCounters:
         if self._failing:
             self._failing = False
             log.warning("rate-limit storage answers again; limits apply")
-        return int(value)
+        return value
 
 
 class RateLimiter:
@@ -165,41 +205,49 @@ class RateLimiter:
     async def charge(self, caller: Caller) -> list[Window]:
         """Count one call against the caller's workspace: the windows after it, or
         RateLimited when a limit is spent. Empty when the counters cannot be reached."""
-        quota = caller.quota
-        now = self._clock()
         windows: list[Window] = []
-        for policy, unit, seconds, allowed in (
-            ("per-second", "second", 1, quota.per_second),
-            ("per-day", "day", DAY_SECONDS, quota.per_day),
-        ):
-            # A second's window always has a second left in it, by _window_index's rounding.
-            index, reset = (int(now), 1) if seconds == 1 else _window_index(now, seconds)
-            # The key leaves out the limit itself: calls made before a change still count.
-            key = f"workspace/{caller.workspace_id}/{policy}/{index}"
-            expiry = seconds + _CLOCK_SKEW_SECONDS
+        for planned in _plan(caller, self._clock()):
+            key, expiry = planned[5], planned[6]
             if self._local is not None:
                 count: int | None = self._local.count(key, expiry)
             else:
                 count = await self._counters.incr(key, expiry)
             if count is None:
                 return []
-            windows.append(Window(policy, allowed, seconds, max(0, allowed - count), reset))
-            if count > allowed:
-                metrics.RATE_LIMITED.labels("workspace").inc()
-                restart = " (the daily count restarts at 00:00 UTC)" if unit == "day" else ""
-                raise RateLimited(
-                    f"rate limit exceeded: workspace {caller.workspace_name!r} may make"
-                    f" {_plural(allowed, 'call')} per {unit}{restart};"
-                    f" retry after {_plural(reset, 'second')}",
-                    headers={"Retry-After": str(reset), **rate_limit_headers(caller, windows)},
-                )
+            _add_window(windows, caller, planned, count)
         return windows
+
+    async def admit(self, address: str, caller: Caller) -> list[Window]:
+        """`refuse_if_blocked(address)`, then `charge(caller)`, for a caller already known
+        (from the authentication cache): in Redis, one round trip where they take three."""
+        storage = self._counters.storage
+        if not isinstance(storage, RedisCounters):
+            await self.refuse_if_blocked(address)
+            return await self.charge(caller)
+        failures_key, failures_reset = self._failure_key(address)
+        plan = _plan(caller, self._clock())
+        windows_counted = [(planned[5], planned[6], planned[3]) for planned in plan]
+        counts = await self._counters.call(
+            lambda: storage.admit(failures_key, self._failures_per_minute, windows_counted)
+        )
+        if counts is None:
+            return []
+        self._refuse_if_spent(address, counts[0], failures_reset)
+        windows: list[Window] = []
+        for planned, count in zip(plan, counts[1:], strict=False):  # up to the one exceeded
+            _add_window(windows, caller, planned, count)
+        return windows
+
+    async def aclose(self) -> None:
+        """Close the connections to the counters' storage, if it has any."""
+        if isinstance(self._counters.storage, RedisCounters):
+            await self._counters.storage.aclose()
 
     async def counters_answer(self) -> bool:
         """Whether the counters' storage (Redis, when configured) answers right now."""
         try:
             return await self._counters.storage.check()
-        except (StorageError, OSError, TimeoutError):
+        except COUNTERS_UNAVAILABLE:
             return False
 
     async def refuse_if_blocked(self, address: str) -> None:
@@ -211,7 +259,11 @@ class RateLimiter:
             count: int | None = self._local.peek(key)
         else:
             count = await self._counters.get(key)
-        if count is not None and count >= self._failures_per_minute:
+        if count is not None:
+            self._refuse_if_spent(address, count, reset)
+
+    def _refuse_if_spent(self, address: str, failures: int, reset: int) -> None:
+        if failures >= self._failures_per_minute:
             metrics.RATE_LIMITED.labels("failed_authentications").inc()
             raise RateLimited(
                 f"too many failed authentications from {address}: at most"
