@@ -35,7 +35,7 @@ async def authenticate(request: Request, authenticator: Authenticator) -> Caller
         return known
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        return await authenticator.verify_token(token.strip())
+        return await authenticator.verify_token(token.strip(), header)
     credentials = basic_credentials(header)
     if credentials is None:
         raise authenticator.failure()
@@ -61,8 +61,8 @@ class Gate:
         address = client_address(request)
         known = self._authenticator.verified(first_header(request, b"authorization"))
         if known is not None:
-            # Nothing to verify, so the address's check and the call's count are one step:
-            # one round trip to Redis (RateLimiter.admit).
+            # Credentials that passed moments ago: nothing to verify, so the address's check and
+            # the call's count are one step, one round trip to Redis (RateLimiter.admit).
             caller = known
             request.scope[WORKSPACE_KEY] = caller.workspace_name
             windows = await self._limiter.admit(address, caller)

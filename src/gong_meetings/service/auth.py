@@ -2,6 +2,7 @@
 
 import hmac
 import time
+from datetime import timedelta
 from typing import Generic, TypeVar
 
 from gong_meetings.errors import Forbidden, Unauthorized
@@ -62,11 +63,13 @@ def require_scope(caller: Caller, scope: str) -> None:
 class Authenticator:
     def __init__(self, database: Database, cache_seconds: float) -> None:
         self._database = database
+        self._cache_seconds = timedelta(seconds=cache_seconds)
         self._keys: _ShortCache[str, ApiKey] = _ShortCache(cache_seconds)
         self._tokens: _ShortCache[bytes, Token] = _ShortCache(cache_seconds)
-        # Basic credentials that passed, by the header that carried them: a repeat call costs a
-        # lookup instead of decoding and hashing. Remembered only with a key just read from the
-        # database and for as long as it, so a revocation still takes effect within the bound.
+        # Credentials that passed (Basic, or a bearer token), by the header that carried them: a
+        # repeat call costs a lookup instead of decoding and hashing. Remembered only with a key
+        # or token just read from the database and for as long as it, so a revocation still
+        # takes effect within the bound.
         self._verified: _ShortCache[str, Caller] = _ShortCache(cache_seconds)
 
     @staticmethod
@@ -74,7 +77,8 @@ class Authenticator:
         return Unauthorized(AUTH_FAILED, headers={"WWW-Authenticate": challenge})
 
     def verified(self, header: str) -> Caller | None:
-        """The caller of Basic credentials that `verify` passed moments ago in this header."""
+        """The caller of credentials that `verify` or `verify_token` passed moments ago in
+        this header."""
         return self._verified.get(header)
 
     async def verify(self, access_key: str, secret: str, header: str | None = None) -> Caller:
@@ -95,16 +99,23 @@ class Authenticator:
             self._verified.put(header, caller)
         return caller
 
-    async def verify_token(self, token: str) -> Caller:
-        """The caller a bearer token stands for, with its scopes; 401 invalid_token otherwise."""
+    async def verify_token(self, token: str, header: str | None = None) -> Caller:
+        """The caller a bearer token stands for, with its scopes; 401 invalid_token otherwise.
+        Given the `header` it came in, a later `verified(header)` finds the caller."""
         # Looked up by its digest, an exact match on a 256-bit value: nothing to compare in
         # constant time, and the token itself is never stored.
         digest = secret_digest(token)
         found = self._tokens.get(digest)
+        fresh = found is None
         if found is None:
             found = await self._database.read(lambda c: token_store.find_token(c, digest))
             if found is not None:
                 self._tokens.put(digest, found)
-        if found is None or found.revoked_at is not None or found.expires_at <= now():
+        at = now()
+        if found is None or found.revoked_at is not None or found.expires_at <= at:
             raise self.failure(INVALID_TOKEN_CHALLENGE)
-        return Caller(found.workspace_id, found.workspace_name, found.scopes, found.quota)
+        caller = Caller(found.workspace_id, found.workspace_name, found.scopes, found.quota)
+        # Not a token that expires while remembered: `verified` does not look at expiry.
+        if fresh and header is not None and found.expires_at > at + self._cache_seconds:
+            self._verified.put(header, caller)
+        return caller
