@@ -205,21 +205,28 @@ class RateLimiter:
     async def charge(self, caller: Caller) -> list[Window]:
         """Count one call against the caller's workspace: the windows after it, or
         RateLimited when a limit is spent. Empty when the counters cannot be reached."""
+        if self._local is not None:
+            return self._charge_locally(self._local, caller)
         windows: list[Window] = []
         for planned in _plan(caller, self._clock()):
-            key, expiry = planned[5], planned[6]
-            if self._local is not None:
-                count: int | None = self._local.count(key, expiry)
-            else:
-                count = await self._counters.incr(key, expiry)
+            count = await self._counters.incr(planned[5], planned[6])
             if count is None:
                 return []
             _add_window(windows, caller, planned, count)
         return windows
 
+    def _charge_locally(self, local: LocalCounters, caller: Caller) -> list[Window]:
+        windows: list[Window] = []
+        for planned in _plan(caller, self._clock()):
+            _add_window(windows, caller, planned, local.count(planned[5], planned[6]))
+        return windows
+
     async def admit(self, address: str, caller: Caller) -> list[Window]:
         """`refuse_if_blocked(address)`, then `charge(caller)`, for a caller already known
         (from the authentication cache): in Redis, one round trip where they take three."""
+        if self._local is not None:
+            self._refuse_if_blocked_locally(self._local, address)
+            return self._charge_locally(self._local, caller)
         storage = self._counters.storage
         if not isinstance(storage, RedisCounters):
             await self.refuse_if_blocked(address)
@@ -252,15 +259,19 @@ class RateLimiter:
 
     async def refuse_if_blocked(self, address: str) -> None:
         """RateLimited while `address` has used up its failed authentications this minute."""
-        if self._local is not None and self._clock() - self._last_failure >= MINUTE_SECONDS:
-            return  # no failure in this process within a minute: none in this minute's window
-        key, reset = self._failure_key(address)
         if self._local is not None:
-            count: int | None = self._local.peek(key)
-        else:
-            count = await self._counters.get(key)
+            self._refuse_if_blocked_locally(self._local, address)
+            return
+        key, reset = self._failure_key(address)
+        count = await self._counters.get(key)
         if count is not None:
             self._refuse_if_spent(address, count, reset)
+
+    def _refuse_if_blocked_locally(self, local: LocalCounters, address: str) -> None:
+        if self._clock() - self._last_failure >= MINUTE_SECONDS:
+            return  # no failure in this process within a minute: none in this minute's window
+        key, reset = self._failure_key(address)
+        self._refuse_if_spent(address, local.peek(key), reset)
 
     def _refuse_if_spent(self, address: str, failures: int, reset: int) -> None:
         if failures >= self._failures_per_minute:
