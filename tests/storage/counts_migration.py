@@ -67,7 +67,7 @@ def check_downgrade_to_0004(database: Database) -> None:
     assert "shard" not in count_columns(database)
     with database.engine.begin() as connection:
         rows = connection.execute(sa.text("SELECT workspace_id, meetings FROM meeting_counts"))
-        assert sorted(rows.tuples()) == sorted([(acme, 6), (globex, 7)])
+        assert sorted(tuple(row) for row in rows) == sorted([(acme, 6), (globex, 7)])
     assert upgrade(database.engine) == (BEFORE, head_revision())
     with database.engine.begin() as connection:
         assert stored_counts(connection) == {acme: 6, globex: 7}
