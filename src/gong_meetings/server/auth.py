@@ -27,12 +27,9 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
     return access_key, secret
 
 
-async def authenticate(request: Request, authenticator: Authenticator) -> Caller:
-    """The caller behind Basic credentials or a bearer token; any failure is the same 401."""
-    header = first_header(request, b"authorization")
-    known = authenticator.verified(header)
-    if known is not None:
-        return known
+async def authenticate(header: str, authenticator: Authenticator) -> Caller:
+    """The caller behind the Basic credentials or bearer token of an Authorization `header`
+    that `authenticator.verified` does not know; any failure is the same 401."""
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return await authenticator.verify_token(token.strip(), header)
@@ -59,21 +56,22 @@ class Gate:
 
     async def admit(self, request: Request) -> Caller:
         address = client_address(request)
-        known = self._authenticator.verified(first_header(request, b"authorization"))
-        if known is not None:
-            # Credentials that passed moments ago: nothing to verify, so the address's check and
-            # the call's count are one step, one round trip to Redis (RateLimiter.admit).
-            caller = known
-            request.scope[WORKSPACE_KEY] = caller.workspace_name
-            windows = await self._limiter.admit(address, caller)
-        else:
+        header = first_header(request, b"authorization")
+        caller = self._authenticator.verified(header)
+        remembered = caller is not None
+        if caller is None:
             await self._limiter.refuse_if_blocked(address)
             try:
-                caller = await authenticate(request, self._authenticator)
+                caller = await authenticate(header, self._authenticator)
             except Unauthorized:
                 await self._limiter.count_failure(address)
                 raise
-            request.scope[WORKSPACE_KEY] = caller.workspace_name
+        request.scope[WORKSPACE_KEY] = caller.workspace_name
+        if remembered:
+            # Credentials that passed moments ago: nothing to verify, so the address's check and
+            # the call's count are one step, one round trip to Redis (RateLimiter.admit).
+            windows = await self._limiter.admit(address, caller)
+        else:
             windows = await self._limiter.charge(caller)
         request.scope[RESPONSE_HEADERS_KEY] = raw_rate_limit_headers(caller, windows)
         return caller
