@@ -367,7 +367,7 @@ def _page_rows(
     return fetch_all(connection, sql, parameters)
 
 
-_KEPT_TOTAL = "(SELECT sum(meetings) FROM meeting_counts WHERE workspace_id = :workspace_id)"
+_KEPT_TOTAL = f"({_KEPT_COUNT})"  # the same sum, as a column of the first page
 
 
 def first_page(
