@@ -1,13 +1,12 @@
 """Group commit on SQLite (storage/group_commit.py): the transactions that arrive together share
 one commit, each still answers only after that commit, and one request's failure is its own.
 
-Each test holds the database thread in a first piece of work until the others are queued, so
-that they are certain to run as one batch.
+The batch runs at the end of the event loop's turn, so work started in one turn is certain to
+run as one batch.
 """
 
 import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import Connection
 
 from gong_meetings.storage.database import Database
 from gong_meetings.storage.driver import execute
-from gong_meetings.storage.group_commit import GroupCommitter
+from gong_meetings.storage.group_commit import MAX_BATCH, GroupCommitter
 
 BATCH = 30
 WAIT_SECONDS = 10.0
@@ -73,30 +72,39 @@ def commits_of(database: Database) -> list[str]:
 
 
 async def as_one_batch(database: Database, works: list[Callable[[Connection], Any]]) -> list[Any]:
-    """Run `works` concurrently while the database thread is held, so they queue up and run as
-    one batch when it is let go. Each one's result or exception, in order."""
-    started, release = threading.Event(), threading.Event()
-
-    def hold(_connection: Connection) -> None:
-        started.set()
-        assert release.wait(WAIT_SECONDS)
-
-    holding = asyncio.ensure_future(database.run(hold))
-    assert await asyncio.to_thread(started.wait, WAIT_SECONDS)
-    tasks = [asyncio.ensure_future(database.run(work)) for work in works]
-    await asyncio.sleep(0.05)  # every task has queued its work
-    release.set()
-    await holding
-    return await asyncio.gather(*tasks, return_exceptions=True)
+    """Run `works` concurrently, all started in one turn of the event loop, so that they run
+    as one batch at its end. Each one's result or exception, in order."""
+    return await asyncio.gather(*(database.run(work) for work in works), return_exceptions=True)
 
 
 async def test_requests_that_arrive_together_share_one_commit(database: Database) -> None:
     commits = commits_of(database)
     results = await as_one_batch(database, [add_note(i) for i in range(1, BATCH + 1)])
-    # One commit for the held work, one for the thirty that queued behind it.
-    assert len(commits) == 2
+    assert len(commits) == 1
     assert results == list(range(1, BATCH + 1))
     assert stored_ids(database) == set(range(1, BATCH + 1))
+
+
+async def test_a_burst_larger_than_a_batch_takes_one_commit_per_batch(database: Database) -> None:
+    commits = commits_of(database)
+    burst = 2 * MAX_BATCH + 1
+    results = await as_one_batch(database, [add_note(i) for i in range(1, burst + 1)])
+    assert len(commits) == 3
+    assert results == list(range(1, burst + 1))
+    assert stored_ids(database) == set(range(1, burst + 1))
+
+
+async def test_each_answer_waits_for_the_commit_that_holds_its_row(database: Database) -> None:
+    """The answer comes after the COMMIT, never between the statement and the COMMIT."""
+    commits = commits_of(database)
+    answered: list[int] = []
+
+    async def write(note_id: int) -> None:
+        await database.run(add_note(note_id))
+        answered.append(len(commits))
+
+    await asyncio.gather(*(write(i) for i in range(1, 4)))
+    assert answered == [1, 1, 1]
 
 
 async def test_a_request_that_fails_rolls_back_alone(database: Database) -> None:
@@ -151,7 +159,7 @@ async def test_work_through_the_driver_alone_is_committed_too(database: Database
         database, [add_note_through_the_driver(2), add_note(3), add_note_through_the_driver(4)]
     )
     assert results == [2, 3, 4]
-    assert len(commits) == 3
+    assert len(commits) == 2  # one for the first work, one for the batch
     assert stored_ids(database) == {1, 2, 3, 4}
 
 
@@ -178,14 +186,21 @@ def hold_the_write_lock(tmp_path: Path) -> sqlite3.Connection:
 async def test_a_write_waits_for_another_writer_and_goes_through_when_it_lets_go(
     database: Database, tmp_path: Path
 ) -> None:
+    database.transaction(lambda c: add_note(7)(c))
     other = hold_the_write_lock(tmp_path)
     waiting = asyncio.ensure_future(database.run(add_note_through_the_driver(1)))
-    await asyncio.sleep(0.3)
+    # The event loop is not held up meanwhile: it keeps waking a ticker, and serving reads.
+    ticks = 0
+    for _ in range(30):
+        await asyncio.sleep(0.01)
+        ticks += 1
+        assert await database.read(lambda c: c.exec_driver_sql("SELECT id FROM notes").all())
+    assert ticks == 30
     assert not waiting.done()  # still asking for the lock, not failed
     other.execute("COMMIT")
     other.close()
     assert await asyncio.wait_for(waiting, WAIT_SECONDS) == 1
-    assert stored_ids(database) == {1}
+    assert stored_ids(database) == {1, 7}
 
 
 async def test_a_write_lock_held_past_the_busy_timeout_fails_the_batch(

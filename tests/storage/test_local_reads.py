@@ -1,6 +1,8 @@
 """Short reads on SQLite (storage/local_reads.py): on the event loop's own thread, from one
-snapshot, seeing every acknowledged write, and unable to write."""
+snapshot, seeing every acknowledged write, and unable to write. Scans (`Database.scan`): the
+same, on a thread of their own."""
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,10 +43,36 @@ async def test_a_read_sees_every_write_acknowledged_before_it(database: Database
         assert await database.read(note_ids) == list(range(1, note_id + 1))
 
 
-async def test_a_read_runs_on_the_calling_thread(database: Database) -> None:
+async def test_reads_and_writes_run_on_the_calling_thread(database: Database) -> None:
     here = threading.get_ident()
     assert await database.read(lambda _c: threading.get_ident()) == here
-    assert await database.run(lambda _c: threading.get_ident()) != here
+    assert await database.run(lambda _c: threading.get_ident()) == here
+
+
+async def test_a_scan_runs_off_the_event_loop_which_serves_meanwhile(database: Database) -> None:
+    await database.run(add_note(1))
+    started, release = threading.Event(), threading.Event()
+
+    def long_count(connection: Connection) -> tuple[int, list[int], list[int]]:
+        before = note_ids(connection)
+        started.set()
+        assert release.wait(10)  # let go by the event loop, which must be free to do it
+        return threading.get_ident(), before, note_ids(connection)
+
+    scanning = asyncio.ensure_future(database.scan(long_count))
+    assert await asyncio.to_thread(started.wait, 10)
+    await database.run(add_note(2))  # a write goes through meanwhile
+    assert await database.read(note_ids) == [1, 2]
+    release.set()
+    thread, before, after = await scanning
+    assert thread != threading.get_ident()
+    assert before == after == [1]  # one snapshot, taken before the write
+
+
+async def test_a_scan_cannot_write(database: Database) -> None:
+    with pytest.raises(ServiceUnavailable):
+        await database.scan(add_note(1))
+    assert await database.scan(note_ids) == []
 
 
 async def test_a_reads_statements_see_one_snapshot(database: Database) -> None:

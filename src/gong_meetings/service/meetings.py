@@ -241,7 +241,7 @@ class MeetingService:
         # A page is a range scan of at most PAGE_SIZE_MAX + 1 rows (one more than the page
         # tells whether another follows), and an unfiltered total is kept and read by the same
         # statement, so most lists are one short read; only a filtered first page counts its
-        # matches, which may be many: that runs off the event loop, in a transaction.
+        # matches, which may be many: that is a scan, off the event loop, in a transaction.
         workspace_id, limit = caller.workspace_id, page_size + 1
         if position is not None:
             after = (position.after_start, position.after_id)
@@ -261,7 +261,7 @@ class MeetingService:
                 listed = meeting_store.list_meetings(connection, workspace_id, where, None, limit)
                 return total, listed
 
-            total, found = await self._database.run(count_and_list)
+            total, found = await self._database.scan(count_and_list)
         shown = found[:page_size]
         number = 0 if position is None else position.page
         next_cursor = None

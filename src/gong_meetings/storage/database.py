@@ -1,19 +1,21 @@
 """The database handle: engines, and a way to run a function inside one transaction.
 
 Storage functions are plain synchronous SQLAlchemy Core code taking a `Connection`. The server
-runs each transaction in one step: on SQLite, on a dedicated thread that runs the requests
-arriving together in one transaction with one commit (see group_commit; aiosqlite would cost a
-hop per statement; its checkpoints on another, see checkpoints), and short reads on the event
-loop itself (see local_reads); on PostgreSQL, through psycopg's async driver, with
-SQLAlchemy's greenlet bridge (`greenlet_spawn`, as `run_sync` uses it) driving the same code,
-and two pools: one for transactions, one in autocommit for reads of one statement. Admin
-commands and migrations use the synchronous engine.
+runs each transaction in one step: on SQLite, writes on the event loop, where the requests that
+arrive together share one transaction and one commit (see group_commit; aiosqlite would cost a
+hop per statement), with checkpoints on a thread (see checkpoints); short reads on the event
+loop too, on a connection of their own (see local_reads), and reads that may visit many rows
+on a thread of their own. On PostgreSQL, through psycopg's async driver, with SQLAlchemy's
+greenlet bridge (`greenlet_spawn`, as `run_sync` uses it) driving the same code, and two
+pools: one for transactions, one in autocommit for reads of one statement. Admin commands and
+migrations use the synchronous engine.
 """
 
 import asyncio
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, select
@@ -137,6 +139,9 @@ class Database:
             else None
         )
         self._reader = LocalReader(self.engine) if self.is_sqlite and not in_memory else None
+        # Reads of many rows, one at a time, on a thread with a connection of its own.
+        self._scanner = LocalReader(self.engine) if self._reader is not None else None
+        self._scans: ThreadPoolExecutor | None = None
         self._async_engine: AsyncEngine | None = None
         self._autocommit_engine: AsyncEngine | None = None
         # Waiting for a connection, making one, and the statements themselves, with a margin.
@@ -171,8 +176,20 @@ class Database:
         try:
             return reader.read(work, one_statement=one_statement)
         except (DBAPIError, PoolTimeout, OSError) as error:
-            if _is_outage(error):
-                raise _unavailable() from error
+            _raise_if_outage(error)
+            raise
+
+    async def scan(self, work: Callable[[Connection], T]) -> T:
+        """Run `work`, a read that may visit many rows, in one transaction. On a SQLite file,
+        that is on a thread of its own, so that the event loop serves others meanwhile;
+        elsewhere as `run`."""
+        scanner = self._scanner
+        if scanner is None:
+            return await self.run(work)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._scans, scanner.read, work)
+        except (DBAPIError, PoolTimeout, OSError) as error:
+            _raise_if_outage(error)
             raise
 
     async def _with_retries(self, attempt_once: Callable[[], Awaitable[T]]) -> T:
@@ -186,8 +203,7 @@ class Database:
                 )
                 if retryable and attempt < TRANSACTION_ATTEMPTS:
                     continue
-                if _is_outage(error):
-                    raise _unavailable() from error
+                _raise_if_outage(error)
                 raise
         raise AssertionError("unreachable")
 
@@ -296,11 +312,21 @@ class Database:
         self.close()
 
     def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
+        if self._scans is not None:
+            self._scans.shutdown()
+            self._scans = None
+        for reader in (self._reader, self._scanner):
+            if reader is not None:
+                reader.close()
         if self._committer is not None:
             self._committer.close()
         self.engine.dispose()
+
+
+def _raise_if_outage(error: DBAPIError | PoolTimeout | OSError) -> None:
+    """ServiceUnavailable (503), from `error`, when it is an outage."""
+    if _is_outage(error):
+        raise _unavailable() from error
 
 
 def _is_outage(error: DBAPIError | PoolTimeout | OSError) -> bool:

@@ -1,14 +1,14 @@
 """SQLite reads on the calling thread: for the short reads on every request's path.
 
-Sending a one-row read to the group committer's thread cost more than the read: a hop there,
-a wait behind the writes in its batch, a hop back. In WAL mode a reader takes no lock a writer
-holds, so a read of a few rows does not wait: it runs here, on the event loop, on a connection
-of its own, in a transaction of its own so that its statements see one snapshot. That
-connection is `query_only`, so work given to it cannot write by mistake.
+When the group commit ran on a thread of its own, sending a one-row read there cost more than
+the read: a hop there, a wait behind the writes in its batch, a hop back. In WAL mode a reader
+takes no lock a writer holds, so a read of a few rows does not wait: it runs here, on the event
+loop, on a connection of its own, in a transaction of its own so that its statements see one
+snapshot. That connection is `query_only`, so work given to it cannot write by mistake.
 
 Only reads of a bounded size belong here (a meeting, a user, a key, a page of a list): the
 event loop serves no one else while they run. A filtered list's first page, which counts every
-match, goes to the committer's thread.
+match, is a scan (`Database.scan`): the same reader, on a thread of its own.
 """
 
 import contextlib
