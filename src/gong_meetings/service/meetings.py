@@ -180,22 +180,31 @@ class MeetingService:
     ) -> StoredMeeting:
         """Store `meeting`, registering or refusing an unknown organizer first."""
         organizer = normalize_email(request.organizer_email)
-        if not account_store.user_exists(connection, caller.workspace_id, organizer):
-            workspace = account_store.get_workspace(connection, caller.workspace_id)
-            if not workspace.auto_provision_users:
-                raise BadRequest(
-                    f"organizerEmail: {request.organizer_email} is not a user of this"
-                    " workspace; add it with `gong-meetings users add"
-                    f" {organizer} --workspace {workspace.name}`"
-                )
-            account_store.ensure_user(connection, caller.workspace_id, organizer)
         stored = meeting
         # Another process may take the same id in the same millisecond (1 in 2 million).
         for _ in range(ID_ATTEMPTS):
-            if meeting_store.insert_meeting(connection, caller.workspace_id, stored):
+            inserted = meeting_store.insert_meeting(
+                connection, caller.workspace_id, stored, organizer
+            )
+            if inserted is None:  # an organizer the workspace does not know: nothing stored
+                self._register_organizer(connection, caller, request.organizer_email, organizer)
+                inserted = meeting_store.insert_meeting(connection, caller.workspace_id, stored)
+            if inserted:
                 return StoredMeeting(stored, FIRST_VERSION)
             stored = self._new_meeting(request)
         raise RuntimeError(f"no free meeting id after {ID_ATTEMPTS} attempts")
+
+    @staticmethod
+    def _register_organizer(connection: Connection, caller: Caller, given: str, email: str) -> None:
+        """Add the organizer `email` as a user, or refuse it where the workspace does not
+        provision users."""
+        workspace = account_store.get_workspace(connection, caller.workspace_id)
+        if not workspace.auto_provision_users:
+            raise BadRequest(
+                f"organizerEmail: {given} is not a user of this workspace; add it with"
+                f" `gong-meetings users add {email} --workspace {workspace.name}`"
+            )
+        account_store.ensure_user(connection, caller.workspace_id, email)
 
     async def get(self, caller: Caller, meeting_id: int | None) -> ShownStoredMeeting:
         if meeting_id is None:
