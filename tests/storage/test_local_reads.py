@@ -69,6 +69,26 @@ async def test_a_scan_runs_off_the_event_loop_which_serves_meanwhile(database: D
     assert before == after == [1]  # one snapshot, taken before the write
 
 
+async def test_scans_take_turns_on_one_thread_of_their_own(database: Database) -> None:
+    """Their connection serves one scan at a time: two at once would share its transaction."""
+    await database.run(add_note(1))
+    inside, most_inside = 0, 0
+
+    def scan(connection: Connection) -> str:
+        nonlocal inside, most_inside
+        inside += 1
+        most_inside = max(most_inside, inside)
+        threading.Event().wait(0.01)  # long enough for another scan to start, were it able to
+        seen = note_ids(connection)
+        inside -= 1
+        assert seen == [1]
+        return threading.current_thread().name
+
+    names = await asyncio.gather(*(database.scan(scan) for _ in range(6)))
+    assert most_inside == 1
+    assert len(set(names)) == 1 and names[0].startswith("gong-scan"), names
+
+
 async def test_a_scan_cannot_write(database: Database) -> None:
     with pytest.raises(ServiceUnavailable):
         await database.scan(add_note(1))

@@ -186,6 +186,8 @@ class Database:
         scanner = self._scanner
         if scanner is None:
             return await self.run(work)
+        if self._scans is None:
+            self._scans = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gong-scan")
         try:
             return await asyncio.get_running_loop().run_in_executor(self._scans, scanner.read, work)
         except (DBAPIError, PoolTimeout, OSError) as error:
