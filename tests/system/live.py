@@ -1,5 +1,6 @@
 """A real `gong-meetings serve` process on a real socket, for the system tests."""
 
+import base64
 import os
 import re
 import signal
@@ -18,6 +19,8 @@ import pytest
 
 SCRIPT = Path(sys.executable).with_name("gong-meetings")
 STARTUP_DEADLINE_SECONDS = 15.0
+# Rate limits out of the way, for tests that call many times a second (Gong's are 3 a second).
+ROOMY_LIMITS = ("--rate-limit-per-second", "100000", "--rate-limit-per-day", "100000000")
 STOP_DEADLINE_SECONDS = 5.0
 ADMIN_TIMEOUT_SECONDS = 30.0
 
@@ -67,6 +70,11 @@ class Server:
         secret = re.search(r"accessKeySecret:\s+(\S+)", out)
         assert key and secret, out
         return key[1], secret[1]
+
+    def basic(self) -> str:
+        """The `Authorization` header value for the key the first serve printed."""
+        access_key, secret = self.key()
+        return "Basic " + base64.b64encode(f"{access_key}:{secret}".encode()).decode()
 
 
 def wait_until_ready(server: Server, deadline: float) -> None:

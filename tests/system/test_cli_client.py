@@ -26,7 +26,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.system.live import SCRIPT, Server, admin, free_port, running_server, server_env
+from tests.system.live import (
+    ROOMY_LIMITS,
+    SCRIPT,
+    Server,
+    admin,
+    free_port,
+    running_server,
+    server_env,
+)
 
 pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason=f"no console script at {SCRIPT}")
 
@@ -195,9 +203,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     work.mkdir()
     env = server_env(f"sqlite:///{work}/gong-meetings.db")
     env["GONG_MEETINGS_LOG_FORMAT"] = "json"
-    roomy = ("--rate-limit-per-second", "100000", "--rate-limit-per-day", "100000000")
-    admin(env, "workspaces", "create", WORKSPACE, *roomy)
-    admin(env, "workspaces", "create", PAGING, *roomy, "--auto-provision-users")
+    admin(env, "workspaces", "create", WORKSPACE, *ROOMY_LIMITS)
+    admin(env, "workspaces", "create", PAGING, *ROOMY_LIMITS, "--auto-provision-users")
     for email in (ORGANIZER, ALICE, BOB):
         admin(env, "users", "add", email, "--workspace", WORKSPACE)
     admin(env, "integrations", "set", ALICE, "Zoom", "Active", "--workspace", WORKSPACE)

@@ -8,7 +8,6 @@ the attacker must see its 408, 431 or 413 and the connection closed within a gen
 After each test the process must still be alive, healthy and free of tracebacks.
 """
 
-import base64
 import json
 import resource
 import selectors
@@ -24,7 +23,7 @@ import httpx
 import pytest
 
 from tests.helpers import REQUEST_ID
-from tests.system.live import SCRIPT, Server, admin, running_server, server_env
+from tests.system.live import ROOMY_LIMITS, SCRIPT, Server, admin, running_server, server_env
 
 pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason=f"no console script at {SCRIPT}")
 
@@ -56,16 +55,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     with running_server(root, env, root / "logs") as started:
         # The bystander calls many times a second; Gong's 3 a second would refuse it.
-        roomy = ("--rate-limit-per-second", "100000", "--rate-limit-per-day", "100000000")
-        admin(env, "workspaces", "update", "default", *roomy)
+        admin(env, "workspaces", "update", "default", *ROOMY_LIMITS)
         yield started
 
 
 @pytest.fixture
 def basic(server: Server) -> str:
-    """The `Authorization` header value for the key the first serve printed."""
-    access_key, secret = server.key()
-    return "Basic " + base64.b64encode(f"{access_key}:{secret}".encode()).decode()
+    return server.basic()
 
 
 @pytest.fixture(autouse=True)

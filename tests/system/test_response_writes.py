@@ -6,7 +6,6 @@ client. The client's kernel counts the data segments it received (TCP_INFO), so 
 sent in two writes shows as two.
 """
 
-import base64
 import socket
 import struct
 import sys
@@ -15,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.system.live import SCRIPT, Server, admin, running_server, server_env
+from tests.system.live import ROOMY_LIMITS, SCRIPT, Server, admin, running_server, server_env
 from tests.system.test_hostile_traffic import Answer, parse_answers, request_head
 
 pytestmark = [
@@ -34,15 +33,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("writes")
     env = server_env(f"sqlite:///{root}/x.db")
     with running_server(root, env, root / "logs") as started:
-        roomy = ("--rate-limit-per-second", "100000", "--rate-limit-per-day", "100000000")
-        admin(env, "workspaces", "update", "default", *roomy)
+        admin(env, "workspaces", "update", "default", *ROOMY_LIMITS)
         yield started
 
 
 @pytest.fixture
 def basic(server: Server) -> str:
-    access_key, secret = server.key()
-    return "Authorization: Basic " + base64.b64encode(f"{access_key}:{secret}".encode()).decode()
+    return "Authorization: " + server.basic()
 
 
 def data_segments_received(connection: socket.socket) -> int:
