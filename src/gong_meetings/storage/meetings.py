@@ -129,16 +129,20 @@ def _count_sql(shard: str) -> str:
 
 _COUNT = _count_sql("0")
 _COUNT_POSTGRES = _count_sql(_SHARD_POSTGRES)
-_INSERT_MEETING = (
+# A new meeting's row: its columns, and their values, as parameters.
+_NEW_MEETING_COLUMNS = (
     "INSERT INTO meetings (id, workspace_id, created_at, updated_at, version, title,"
     " scheduled_start, scheduled_end, organizer_email, meeting_url, attendees, description,"
     " meeting_provider, external_meeting_id)"
-    " VALUES (:id, :workspace_id, :created_at, :updated_at, 1, :title, :scheduled_start,"
-    " :scheduled_end, :organizer_email, :meeting_url, :attendees, :description,"
-    " :meeting_provider, :external_meeting_id)"
-    # RETURNING, not rowcount: drivers differ in what rowcount says for a skipped row.
-    " ON CONFLICT (id) DO NOTHING RETURNING id"
 )
+_NEW_MEETING_VALUES = (
+    ":id, :workspace_id, :created_at, :updated_at, 1, :title, :scheduled_start,"
+    " :scheduled_end, :organizer_email, :meeting_url, :attendees, :description,"
+    " :meeting_provider, :external_meeting_id"
+)
+# RETURNING, not rowcount: drivers differ in what rowcount says for a skipped row.
+_IF_NEW_ID = " ON CONFLICT (id) DO NOTHING RETURNING id"
+_INSERT_MEETING = f"{_NEW_MEETING_COLUMNS} VALUES ({_NEW_MEETING_VALUES}){_IF_NEW_ID}"
 _INSERT_PERSON = (
     "INSERT INTO meeting_people (meeting_id, role, email, workspace_id, scheduled_start)"
     " VALUES (:meeting_id, :role, :email, :workspace_id, :scheduled_start)"
@@ -152,16 +156,11 @@ _INSERT_PERSON = (
 # round trip fewer again (eighth session): with `:organizer` NULL there is no check. SQLite
 # has no round trips to save, and no INSERT inside WITH.
 _INSERT_MEETING_POSTGRES = (
-    "WITH organizer AS (SELECT FROM users"  # noqa: S608  (constants only)
-    " WHERE workspace_id = :workspace_id AND email = CAST(:organizer AS text)),"
-    " meeting AS (INSERT INTO meetings (id, workspace_id, created_at, updated_at, version,"
-    " title, scheduled_start, scheduled_end, organizer_email, meeting_url, attendees,"
-    " description, meeting_provider, external_meeting_id)"
-    " SELECT :id, :workspace_id, :created_at, :updated_at, 1, :title, :scheduled_start,"
-    " :scheduled_end, :organizer_email, :meeting_url, :attendees, :description,"
-    " :meeting_provider, :external_meeting_id"
-    " WHERE CAST(:organizer AS text) IS NULL OR EXISTS (SELECT FROM organizer)"
-    " ON CONFLICT (id) DO NOTHING RETURNING id),"
+    # Whether the meeting may be stored: no organizer to check, or one the workspace has.
+    "WITH allowed AS (SELECT CAST(:organizer AS text) IS NULL OR EXISTS (SELECT FROM users"  # noqa: S608
+    " WHERE workspace_id = :workspace_id AND email = CAST(:organizer AS text)) AS yes),"
+    f" meeting AS ({_NEW_MEETING_COLUMNS} SELECT {_NEW_MEETING_VALUES}"
+    f" WHERE (SELECT yes FROM allowed){_IF_NEW_ID}),"
     " people AS (INSERT INTO meeting_people (meeting_id, role, email, workspace_id,"
     " scheduled_start) SELECT meeting.id, person.role, person.email, :workspace_id,"
     " :scheduled_start FROM meeting,"
@@ -169,8 +168,7 @@ _INSERT_MEETING_POSTGRES = (
     " counted AS (INSERT INTO meeting_counts (workspace_id, shard, meetings)"
     f" SELECT :workspace_id, {_SHARD_POSTGRES}, 1 FROM meeting"
     " ON CONFLICT (workspace_id, shard) DO UPDATE SET meetings = meeting_counts.meetings + 1)"
-    " SELECT CAST(:organizer AS text) IS NULL OR EXISTS (SELECT FROM organizer),"
-    " (SELECT id FROM meeting)"
+    " SELECT (SELECT yes FROM allowed), (SELECT id FROM meeting)"
 )
 
 
