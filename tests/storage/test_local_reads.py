@@ -4,6 +4,7 @@ same, on a thread of their own."""
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -78,7 +79,7 @@ async def test_scans_take_turns_on_one_thread_of_their_own(database: Database) -
         nonlocal inside, most_inside
         inside += 1
         most_inside = max(most_inside, inside)
-        threading.Event().wait(0.01)  # long enough for another scan to start, were it able to
+        time.sleep(0.01)  # long enough for another scan to start, were it able to
         seen = note_ids(connection)
         inside -= 1
         assert seen == [1]
