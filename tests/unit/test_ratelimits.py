@@ -264,6 +264,33 @@ async def test_calls_made_today_count_against_a_changed_daily_limit(
 # --- failed authentications per address ---------------------------------------------------
 
 
+async def _outcome(limiter: RateLimiter, metered: Caller) -> list[Window] | tuple[str, dict]:
+    try:
+        return await limiter.charge(metered)
+    except RateLimited as refused:
+        return refused.messages[0], dict(refused.headers)
+
+
+async def test_counters_in_memory_count_as_keyed_counters_do() -> None:
+    """LocalCounters counts a workspace's calls as two numbers, not by key as Redis does: the
+    same calls at the same moments get the same windows and the same refusals from both,
+    across seconds, a change of quota and midnight."""
+    clock = FakeClock(MIDNIGHT - 2.5)
+    in_memory = RateLimiter(LocalCounters(), 20, clock)
+    keyed = RateLimiter(MemoryStorage(), 20, clock)  # `limits`' storage: counted by key
+    outcomes = []
+    for step in range(40):
+        clock.now += [0.0, 0.25, 0.0, 0.5][step % 4]
+        metered = caller(3, 7 if step < 20 else 9)
+        outcome = await _outcome(in_memory, metered)
+        assert outcome == await _outcome(keyed, metered), (step, clock.now)
+        outcomes.append(outcome)
+    # The sequence went through every case: passed, refused by the second and by the day.
+    assert any(isinstance(o, list) and o[1].reset_seconds == DAY for o in outcomes)
+    assert any(isinstance(o, tuple) and "per second" in o[0] for o in outcomes)
+    assert any(isinstance(o, tuple) and "per day" in o[0] for o in outcomes)
+
+
 async def test_an_address_is_refused_once_it_reaches_the_failure_limit(clock: FakeClock) -> None:
     clock.now = MIDNIGHT + 120 + 15  # 15 seconds into a minute
     limiter = RateLimiter(LocalCounters(), 3, clock)

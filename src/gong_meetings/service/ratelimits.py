@@ -216,9 +216,32 @@ class RateLimiter:
         return windows
 
     def _charge_locally(self, local: LocalCounters, caller: Caller) -> list[Window]:
-        windows: list[Window] = []
-        for planned in _plan(caller, self._clock()):
-            _add_window(windows, caller, planned, local.count(planned[5], planned[6]))
+        """`charge` on counters in memory: the same windows, counted as two numbers of the
+        workspace's rather than by key (storage/counters.py WorkspaceCalls)."""
+        now = self._clock()
+        second = int(now)
+        calls = local.workspace_calls(caller.workspace_id)
+        calls.move_to(second, second // DAY_SECONDS)
+        quota = caller.quota
+        calls.in_second += 1
+        if calls.in_second > quota.per_second:
+            _add_window([], caller, _plan(caller, now)[0], calls.in_second)  # raises
+        calls.in_day += 1
+        windows = [
+            Window(
+                "per-second", quota.per_second, 1, max(0, quota.per_second - calls.in_second), 1
+            ),
+            # Whole seconds to midnight: now's fraction of a second rounds it up.
+            Window(
+                "per-day",
+                quota.per_day,
+                DAY_SECONDS,
+                max(0, quota.per_day - calls.in_day),
+                (calls.day + 1) * DAY_SECONDS - second,
+            ),
+        ]
+        if calls.in_day > quota.per_day:
+            _add_window(windows[:1], caller, _plan(caller, now)[1], calls.in_day)  # raises
         return windows
 
     async def admit(self, address: str, caller: Caller) -> list[Window]:

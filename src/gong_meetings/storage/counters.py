@@ -30,6 +30,27 @@ class Counters(Protocol):
 COUNTERS_UNAVAILABLE = (StorageError, RedisError, OSError, TimeoutError)
 
 
+class WorkspaceCalls:
+    """A workspace's API calls counted in memory: in one second, and in the UTC day it falls
+    in. The same counts as the keyed counters' two windows, kept as two numbers: making the
+    two keys and counting them by key was most of a call's rate limiting (bench/README.md)."""
+
+    __slots__ = ("day", "in_day", "in_second", "second")
+
+    def __init__(self) -> None:
+        self.second = self.day = -1
+        self.in_second = self.in_day = 0
+
+    def move_to(self, second: int, day: int) -> None:
+        """Start counting in `second` of `day`; a window left behind starts again at 0."""
+        if second != self.second:
+            self.second = second
+            self.in_second = 0
+        if day != self.day:
+            self.day = day
+            self.in_day = 0
+
+
 class LocalCounters:
     """Counters in this process's memory, each kept for `expiry` seconds from its first count.
 
@@ -45,6 +66,7 @@ class LocalCounters:
         self._counts: dict[str, int] = {}
         self._expiries: dict[str, float] = {}
         self._next_sweep = clock() + _SWEEP_EVERY_SECONDS
+        self._workspaces: dict[int, WorkspaceCalls] = {}
 
     async def incr(self, key: str, expiry: int) -> int:
         return self.count(key, expiry)
@@ -68,6 +90,13 @@ class LocalCounters:
     def peek(self, key: str) -> int:
         """`get` without a coroutine."""
         return self._counts[key] if self._expiries.get(key, 0.0) > self._clock() else 0
+
+    def workspace_calls(self, workspace_id: int) -> "WorkspaceCalls":
+        """The workspace's calls in this second's window and in today's (see RateLimiter)."""
+        calls = self._workspaces.get(workspace_id)
+        if calls is None:
+            calls = self._workspaces[workspace_id] = WorkspaceCalls()
+        return calls
 
     async def check(self) -> bool:
         return True
