@@ -2,6 +2,7 @@
 alter one. They carry the query they belong to and the total counted on its first page."""
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import msgspec
 from itsdangerous import BadData, Serializer, Signer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
+from itsdangerous.signer import HMACAlgorithm
 
 from gong_meetings.errors import BadRequest
 from gong_meetings.storage.meetings import MeetingFilter
@@ -61,6 +63,17 @@ class _KeyKeepingSigner(Signer):
         return key
 
 
+class _OneCallHmac(HMACAlgorithm):
+    """HMAC-SHA256 in one call of the standard library's C code: the same signature as
+    HMACAlgorithm's, which makes an hmac object and feeds it (a fifth of a cursor's making)."""
+
+    def __init__(self) -> None:
+        super().__init__(hashlib.sha256)
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, "sha256")
+
+
 class _UncompressedSerializer(URLSafeSerializer):
     """URLSafeSerializer that never tries zlib on what it signs, and signs with one Signer
     made once. A cursor is a hundred bytes or so, too short to gain much from zlib, and the
@@ -86,7 +99,7 @@ class CursorCodec:
             salt=_SALT,
             serializer=_Json,
             signer=_KeyKeepingSigner,
-            signer_kwargs={"digest_method": hashlib.sha256},
+            signer_kwargs={"digest_method": hashlib.sha256, "algorithm": _OneCallHmac()},
         )
 
     def encode(self, position: Position) -> str:
