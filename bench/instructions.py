@@ -23,6 +23,13 @@ mostly waiting on them. `--database-url` gives the database (it is emptied first
 
     python bench/instructions.py create --cpu --requests 2000 \
         --database-url postgresql://postgres@127.0.0.1:5432/bench
+
+With `--served` the requests go through the whole server instead, uvicorn's protocol and the
+JSON access log included (bench/served.py), and `ceiling` measures bench/ceiling.py's app the
+same way: the ratio of the two is what `bench/run` measures, less the kernel's share.
+
+    python bench/instructions.py ceiling --served
+    python bench/instructions.py get --served
 """
 
 import argparse
@@ -40,12 +47,12 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-OPERATIONS = ("get", "create", "update", "status", "list")
+OPERATIONS = ("get", "create", "update", "status", "list", "ceiling")
 CONCURRENCY = 32
 WARM_UP_MEETINGS = 200
 
 
-def count_instructions(operation: str, requests: int) -> int:
+def count_instructions(operation: str, requests: int, served: bool = False) -> int:
     """The instructions callgrind counts in a whole run of `requests` requests."""
     done = subprocess.run(
         [
@@ -58,6 +65,7 @@ def count_instructions(operation: str, requests: int) -> int:
             operation,
             "--requests",
             str(requests),
+            *(["--served"] if served else []),
         ],
         capture_output=True,
         text=True,
@@ -67,6 +75,10 @@ def count_instructions(operation: str, requests: int) -> int:
     if not found:
         sys.exit(f"callgrind printed no count:\n{done.stderr[-2000:]}")
     return int(found[1])
+
+
+sys.path.insert(0, str(BENCH))
+from served import drive_served  # noqa: E402  (bench/ is scripts, not a package)
 
 
 def _module(name: str, path: Path) -> Any:
@@ -167,24 +179,41 @@ def main() -> int:
     parser.add_argument("--requests", type=int, nargs="+", default=[1000, 4000])
     parser.add_argument("--cpu", action="store_true", help="CPU time a request, no valgrind")
     parser.add_argument("--database-url", help="with --cpu: this database, emptied first")
+    parser.add_argument(
+        "--served",
+        action="store_true",
+        help="through uvicorn's protocol and the JSON access log too (bench/served.py)",
+    )
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.operation == "ceiling" and not args.served:
+        parser.error("the ceiling is measured --served")
+    if args.served and args.database_url:
+        parser.error("--served runs on a fresh SQLite database")
     if args.drive:
-        drive(args.operation, args.requests[0])
+        if args.served:
+            drive_served(args.operation, args.requests[0], _module("bench_run", BENCH / "run"))
+        else:
+            drive(args.operation, args.requests[0])
         return 0
     if args.cpu:
         sent = args.requests[-1] // CONCURRENCY * CONCURRENCY
-        cpu_seconds = drive(args.operation, sent, args.database_url, rounds=2)
+        if args.served:
+            bench_run = _module("bench_run", BENCH / "run")
+            cpu_seconds = drive_served(args.operation, sent, bench_run, rounds=2)
+        else:
+            cpu_seconds = drive(args.operation, sent, args.database_url, rounds=2)
         print(f"{args.operation}: {cpu_seconds / sent * 1e6:,.0f} µs of CPU a request")
         return 0
     if args.database_url:
         parser.error("--database-url goes with --cpu")
     # Each task sends an equal share: what is sent is that share times the tasks.
     fewer, more = (count // CONCURRENCY * CONCURRENCY for count in args.requests)
-    difference = count_instructions(args.operation, more) - count_instructions(
-        args.operation, fewer
+    difference = count_instructions(args.operation, more, args.served) - count_instructions(
+        args.operation, fewer, args.served
     )
-    per_request = difference / (more - fewer)
+    # Served, a run also sends a quarter as many again to warm up (bench/served.py).
+    per_request = difference / (more - fewer) / (1.25 if args.served else 1)
     print(f"{args.operation}: {per_request:,.0f} instructions a request")
     return 0
 
