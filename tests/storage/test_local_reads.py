@@ -105,7 +105,41 @@ async def test_a_reads_statements_see_one_snapshot(database: Database) -> None:
         return before, note_ids(connection)
 
     assert await database.read(read_twice_around_a_write) == ([1], [1])
+    await asyncio.sleep(0)  # the next turn of the loop
     assert await database.read(note_ids) == [1, 2]
+
+
+async def test_the_reads_of_one_turn_share_a_snapshot_and_the_next_turn_takes_a_new_one(
+    database: Database,
+) -> None:
+    """A write committed elsewhere after a turn's first read is seen from the next turn on."""
+    await database.run(add_note(1))
+    assert await database.read(note_ids) == [1]
+    database.transaction(add_note(2))  # another connection, within this turn
+    assert await database.read(note_ids, one_statement=True) == [1]
+    await asyncio.sleep(0)
+    assert await database.read(note_ids, one_statement=True) == [1, 2]
+
+
+async def test_a_read_scheduled_after_an_acknowledged_write_sees_it(database: Database) -> None:
+    """Tasks that read while others write, turn after turn: whatever a task saw acknowledged
+    before it read is in what it reads, however the turns fall."""
+    written: list[int] = []
+
+    async def writer() -> None:
+        for note_id in range(1, 41):
+            await database.run(add_note(note_id))
+            written.append(note_id)  # acknowledged
+
+    async def reader() -> None:
+        for _ in range(200):
+            acknowledged = list(written)
+            seen = await database.read(note_ids, one_statement=True)
+            assert set(acknowledged) <= set(seen), (acknowledged, seen)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(writer(), reader(), reader())
+    assert await database.read(note_ids) == list(range(1, 41))
 
 
 async def test_a_read_cannot_write(database: Database) -> None:
@@ -134,16 +168,16 @@ async def test_the_readers_connection_never_serves_a_writer_after_it(database: D
     assert await database.read(note_ids) == [2]
 
 
-async def test_a_one_statement_read_sees_writes_and_leaves_no_transaction_open(
-    database: Database,
-) -> None:
-    """No BEGIN around it: SQLite's own snapshot for the statement, ended when it is done, so
-    the next read sees the next write and a checkpoint is never held up."""
+async def test_a_turns_snapshot_ends_with_the_turn(database: Database) -> None:
+    """The transaction a turn's reads share is over at the start of the next turn, so the next
+    read sees the next write and a checkpoint is held up for a turn at most."""
     for note_id in (1, 2):
         await database.run(add_note(note_id))
         assert await database.read(note_ids, one_statement=True) == list(range(1, note_id + 1))
         driver = await database.read(lambda c: c.connection.driver_connection, one_statement=True)
-        assert driver is not None and not driver.in_transaction
+        assert driver is not None and driver.in_transaction
+        await asyncio.sleep(0)
+        assert not driver.in_transaction
 
 
 @pytest.mark.parametrize("one_statement", [False, True])

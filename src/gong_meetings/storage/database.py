@@ -138,7 +138,9 @@ class Database:
             if self.is_sqlite
             else None
         )
-        self._reader = LocalReader(self.engine) if self.is_sqlite and not in_memory else None
+        self._reader = (
+            LocalReader(self.engine, per_turn=True) if self.is_sqlite and not in_memory else None
+        )
         # Reads of many rows, one at a time, on a thread with a connection of its own.
         self._scanner = LocalReader(self.engine) if self._reader is not None else None
         self._scans: ThreadPoolExecutor | None = None
