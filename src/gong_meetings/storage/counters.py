@@ -91,7 +91,7 @@ class LocalCounters:
         """`get` without a coroutine."""
         return self._counts[key] if self._expiries.get(key, 0.0) > self._clock() else 0
 
-    def workspace_calls(self, workspace_id: int) -> "WorkspaceCalls":
+    def workspace_calls(self, workspace_id: int) -> WorkspaceCalls:
         """The workspace's calls in this second's window and in today's (see RateLimiter)."""
         calls = self._workspaces.get(workspace_id)
         if calls is None:

@@ -46,7 +46,8 @@ class LocalReader:
     def read(self, work: Callable[[Connection], T], *, one_statement: bool = False) -> T:
         """`work`'s result, from one snapshot of the database. Work that runs `one_statement`
         needs no transaction around it: SQLite runs a lone SELECT in a snapshot of its own,
-        and BEGIN and COMMIT cost a get a twentieth of its time."""
+        and BEGIN and COMMIT cost a get a twentieth of its time. `per_turn`, every read is in
+        its turn's snapshot, one statement or many."""
         connection = self._connect()
         if self._per_turn:
             return self._read_in_turn(connection, work)
@@ -68,9 +69,10 @@ class LocalReader:
     def _read_in_turn(self, connection: Connection, work: Callable[[Connection], T]) -> T:
         try:
             if self._turn_snapshot is not connection:
+                loop = asyncio.get_running_loop()  # first: no transaction left open without one
                 execute(connection, "BEGIN", {})
                 self._turn_snapshot = connection
-                asyncio.get_running_loop().call_soon(self._end_turn_snapshot, connection)
+                loop.call_soon(self._end_turn_snapshot, connection)
             return work(connection)
         except DBAPIError:  # the next read starts on a fresh connection
             self.close()
