@@ -26,7 +26,8 @@ mostly waiting on them. `--database-url` gives the database (it is emptied first
 
 With `--served` the requests go through the whole server instead, uvicorn's protocol and the
 JSON access log included (bench/served.py), and `ceiling` measures bench/ceiling.py's app the
-same way: the ratio of the two is what `bench/run` measures, less the kernel's share.
+same way. The ratio of the two counts is not `bench/run`'s ratio: it leaves out the kernel and
+what each instruction costs (bench/README.md, ninth session), but it moves by 1%, not a third.
 
     python bench/instructions.py ceiling --served
     python bench/instructions.py get --served

@@ -5,8 +5,8 @@ request also costs uvicorn's HTTP protocol (`serve`'s, with its header checks an
 writes) and the access log's JSON line. This drives that protocol itself: 32 connections on
 transports that hand each answer back and send the connection's next request, with the JSON
 log configured as `serve` configures it, writing to /dev/null. Only the kernel is left out.
-The ceiling app (bench/ceiling.py) can be driven the same way, so the two compare as in
-`bench/run`, without the noise of a shared machine.
+The ceiling app (bench/ceiling.py) can be driven the same way, to compare the two without the
+noise of a shared machine (though not as `bench/run` does: see bench/README.md, ninth session).
 """
 
 import asyncio
