@@ -617,8 +617,11 @@ def headers_of(**values: str | bytes | None) -> dict[str, bytes]:
 
 
 def segment(text: str) -> str:
-    """`text` as one URL path segment, percent-encoded (lone surrogates as their raw bytes)."""
-    return quote(text.encode("utf-8", "surrogatepass"), safe="")
+    """`text` as one URL path segment, percent-encoded (lone surrogates as their raw bytes).
+    `.` and `..` have their dots encoded too: as they are, the client removes them from the
+    path (RFC 3986's dot segments), and `/v2/meetings/.` is sent as `/v2/meetings`."""
+    encoded = quote(text.encode("utf-8", "surrogatepass"), safe="")
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
 
 # What may stand in a URL's query as it is (httpx refuses control characters; `#` ends it).
