@@ -19,7 +19,8 @@ from gong_meetings.storage.driver import execute, fetch_all
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path}/reads.db")
+    """As `serve` makes it: the reads of one turn of the loop share a snapshot."""
+    database = Database(f"sqlite:///{tmp_path}/reads.db", reads_share_turns=True)
     database.transaction(
         lambda c: c.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
     )
@@ -119,6 +120,22 @@ async def test_the_reads_of_one_turn_share_a_snapshot_and_the_next_turn_takes_a_
     assert await database.read(note_ids, one_statement=True) == [1]
     await asyncio.sleep(0)
     assert await database.read(note_ids, one_statement=True) == [1, 2]
+
+
+async def test_in_process_each_read_takes_its_own_snapshot(tmp_path: Path) -> None:
+    """As `create_app` makes it for a caller in the same process, who may write between two
+    requests without the loop turning: a read sees a write committed just before it."""
+    database = Database(f"sqlite:///{tmp_path}/own.db")
+    try:
+        database.transaction(
+            lambda c: c.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        )
+        assert await database.read(note_ids, one_statement=True) == []
+        database.transaction(add_note(1))  # another connection, within this turn
+        assert await database.read(note_ids, one_statement=True) == [1]
+        assert await database.read(note_ids) == [1]
+    finally:
+        database.close()
 
 
 async def test_a_read_scheduled_after_an_acknowledged_write_sees_it(database: Database) -> None:

@@ -45,13 +45,17 @@ class MeetingIdConvertor(StringConvertor):
 register_url_convertor("meeting_id", MeetingIdConvertor())
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = time.time) -> ASGIApp:
+def create_app(
+    settings: Settings | None = None, *, clock: Clock = time.time, sockets_only: bool = False
+) -> ASGIApp:
     """Build the server. The schema must be current: SQLite is upgraded, others refuse.
 
     `clock` is what rate-limit windows are measured by; tests pass one they can move.
+    `sockets_only`: every request comes from the server's sockets, never from a caller in this
+    process, so SQLite's short reads may share a snapshot per turn of the loop (see Database).
     """
     settings = settings or Settings.from_env()
-    database = Database(settings.database_url, settings.pool)
+    database = Database(settings.database_url, settings.pool, reads_share_turns=sockets_only)
     ensure_current(database.engine, auto_upgrade=database.is_sqlite)
     cursor_secret = database.transaction(lambda c: server_secret(c, "list-cursors"))
     if not database.is_sqlite:
@@ -135,7 +139,7 @@ def serve_app() -> ASGIApp:
     (bench/README.md). Only here, not in create_app: an embedding program or a test suite
     makes many apps whose cycles must stay collectable.
     """
-    app = create_app()
+    app = create_app(sockets_only=True)
     gc.collect()  # garbage frozen now would never be freed
     gc.freeze()
     return app

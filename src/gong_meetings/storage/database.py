@@ -121,7 +121,13 @@ def _sqlstate(error: DBAPIError) -> str:
 class Database:
     """Runs storage functions in transactions; database trouble becomes a 503."""
 
-    def __init__(self, url: str, options: PoolOptions | None = None) -> None:
+    def __init__(
+        self, url: str, options: PoolOptions | None = None, *, reads_share_turns: bool = False
+    ) -> None:
+        """`reads_share_turns`: on SQLite, the short reads of one turn of the event loop share a
+        snapshot (storage/local_reads.py), for a server whose requests all come from its sockets:
+        `serve`. A program that calls the app in-process may write between two requests without
+        the loop turning, and there each read must take a snapshot of its own."""
         self.url = parse_database_url(url)
         self.options = options or PoolOptions()
         self.is_sqlite = self.url.drivername == "sqlite"
@@ -139,7 +145,9 @@ class Database:
             else None
         )
         self._reader = (
-            LocalReader(self.engine, per_turn=True) if self.is_sqlite and not in_memory else None
+            LocalReader(self.engine, per_turn=reads_share_turns)
+            if self.is_sqlite and not in_memory
+            else None
         )
         # Reads of many rows, one at a time, on a thread with a connection of its own.
         self._scanner = LocalReader(self.engine) if self._reader is not None else None
