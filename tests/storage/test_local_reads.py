@@ -17,13 +17,18 @@ from gong_meetings.storage.database import Database
 from gong_meetings.storage.driver import execute, fetch_all
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    """As `serve` makes it: the reads of one turn of the loop share a snapshot."""
-    database = Database(f"sqlite:///{tmp_path}/reads.db", reads_share_turns=True)
+def notes_database(path: Path, *, reads_share_turns: bool) -> Database:
+    database = Database(f"sqlite:///{path}", reads_share_turns=reads_share_turns)
     database.transaction(
         lambda c: c.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
     )
+    return database
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    """As `serve` makes it: the reads of one turn of the loop share a snapshot."""
+    database = notes_database(tmp_path / "reads.db", reads_share_turns=True)
     yield database
     database.close()
 
@@ -125,11 +130,8 @@ async def test_the_reads_of_one_turn_share_a_snapshot_and_the_next_turn_takes_a_
 async def test_in_process_each_read_takes_its_own_snapshot(tmp_path: Path) -> None:
     """As `create_app` makes it for a caller in the same process, who may write between two
     requests without the loop turning: a read sees a write committed just before it."""
-    database = Database(f"sqlite:///{tmp_path}/own.db")
+    database = notes_database(tmp_path / "own.db", reads_share_turns=False)
     try:
-        database.transaction(
-            lambda c: c.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
-        )
         assert await database.read(note_ids, one_statement=True) == []
         database.transaction(add_note(1))  # another connection, within this turn
         assert await database.read(note_ids, one_statement=True) == [1]

@@ -12,16 +12,16 @@ match, is a scan (`Database.scan`): the same reader, on a thread of its own.
 
 Under `serve` (`per_turn`, see Database), the reads of one turn of the loop share one snapshot:
 the first read of a turn begins a transaction, and a callback ends it at the start of the next
-turn. Alone,
-each statement took its own snapshot, two `fcntl` locks on the WAL's index, a third of a short
-read's time (bench/README.md, ninth session). This loses no acknowledged write: a read in the
-snapshot runs in a callback scheduled before the snapshot's end was (the loop runs callbacks in
-the order they were scheduled), so scheduled before the snapshot began, and so after whatever
-its request waited for had happened, a write acknowledged to any client before the request
-was sent among them. A read that needs the next turn's writes (its own, committed by the group
-commit at the end of this turn) awaits them, and so runs in a later turn, in a later snapshot.
-That holds when requests come only from sockets; a caller in this process could write and
-then call the app within one turn, so an app made for one reads a snapshot per read.
+turn. Alone, each statement took its own snapshot, two `fcntl` locks on the WAL's index, a
+third of a short read's time (bench/README.md, ninth session). This loses no acknowledged
+write: a read in the snapshot runs in a callback scheduled before the snapshot's end was (the
+loop runs callbacks in the order they were scheduled), so scheduled before the snapshot began,
+and so after whatever its request waited for had happened, a write acknowledged to any client
+before the request was sent among them. A read that needs the next turn's writes (its own,
+committed by the group commit at the end of this turn) awaits them, and so runs in a later
+turn, in a later snapshot. That holds when requests come only from sockets; a caller in this
+process could write and then call the app within one turn, so an app made for one reads a
+snapshot per read.
 """
 
 import asyncio
