@@ -79,7 +79,7 @@ def count_instructions(operation: str, requests: int, served: bool = False) -> i
 
 
 sys.path.insert(0, str(BENCH))
-from served import drive_served  # noqa: E402  (bench/ is scripts, not a package)
+from served import drive_served, operation_requests  # noqa: E402  (bench/ is scripts, not a package)
 
 
 def _module(name: str, path: Path) -> Any:
@@ -107,7 +107,6 @@ def drive(operation: str, requests: int, database_url: str | None = None, rounds
     app = create_app(Settings(database_url=url, public_base_url="http://meetings.test"))
     authorization = b"Basic " + base64.b64encode(f"{access_key}:{secret}".encode())
     meeting = json.dumps(bench_run.MEETING).encode()
-    status = json.dumps({"userEmail": bench_run.ORGANIZER}).encode()
     ids: list[str] = []
 
     async def call(method: str, path: str, body: bytes = b"", query: bytes = b"") -> bytes:
@@ -145,15 +144,12 @@ def drive(operation: str, requests: int, database_url: str | None = None, rounds
         body_sent: bytes = answer["body"]
         return body_sent
 
+    nth_request = operation_requests(bench_run)
+
     def one(index: int) -> Any:
-        meeting_path = "/v2/meetings/" + ids[index % len(ids)]
-        return {
-            "get": lambda: call("GET", meeting_path),
-            "create": lambda: call("POST", "/v2/meetings", meeting),
-            "update": lambda: call("PUT", meeting_path, b'{"title":"Renamed %d"}' % index),
-            "status": lambda: call("POST", "/v2/meetings/integration-status", status),
-            "list": lambda: call("GET", "/v2/meetings", query=b"limit=20"),
-        }[operation]()
+        method, target, body = nth_request(operation, index, ids[index % len(ids)])
+        path, _, query = target.partition("?")
+        return call(method, path, body, query.encode())
 
     async def main() -> None:
         for _ in range(WARM_UP_MEETINGS):

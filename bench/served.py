@@ -53,6 +53,28 @@ class _Transport(asyncio.Transport):
         pass
 
 
+def operation_requests(bench_run: Any) -> Callable[[str, int, str], tuple[str, str, bytes]]:
+    """What both of `instructions.py`'s drivers send: for an operation, a request's index and a
+    meeting's id, the request's method, path (with any query) and body."""
+    meeting = json.dumps(bench_run.MEETING).encode()
+    status = json.dumps({"userEmail": bench_run.ORGANIZER}).encode()
+
+    def nth(name: str, index: int, meeting_id: str) -> tuple[str, str, bytes]:
+        if name == "ceiling":
+            return "POST", "/", meeting
+        if name == "create":
+            return "POST", "/v2/meetings", meeting
+        if name == "get":
+            return "GET", "/v2/meetings/" + meeting_id, b""
+        if name == "update":
+            return "PUT", "/v2/meetings/" + meeting_id, b'{"title":"Renamed %d"}' % index
+        if name == "status":
+            return "POST", "/v2/meetings/integration-status", status
+        return "GET", "/v2/meetings?limit=20", b""
+
+    return nth
+
+
 def drive_served(operation: str, requests: int, bench_run: Any, rounds: int = 1) -> float:
     """Send `requests` of `operation` (or to the ceiling), `rounds` times over, after a quarter
     as many to warm up; the CPU seconds of the last round."""
@@ -84,31 +106,17 @@ def drive_served(operation: str, requests: int, bench_run: Any, rounds: int = 1)
         app = serve_app()
     config = Config(app=app, **options, lifespan="off")
     config.load()
-    meeting = json.dumps(bench_run.MEETING).encode()
-    status = json.dumps({"userEmail": bench_run.ORGANIZER}).encode()
-    ids: list[bytes] = []
+    nth_request = operation_requests(bench_run)
+    ids: list[str] = []
 
-    def request(method: bytes, path: bytes, body: bytes = b"") -> bytes:
-        head = b"%s %s HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n" % (method, path)
+    def nth(name: str, index: int) -> bytes:
+        method, target, body = nth_request(name, index, ids[index % len(ids)] if ids else "")
+        head = b"%s %s HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n" % (method.encode(), target.encode())
         if authorization:
             head += b"Authorization: Basic " + authorization + b"\r\n"
         if body:
             head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
         return head + b"\r\n" + body
-
-    def nth(name: str, index: int) -> bytes:
-        meeting_path = b"/v2/meetings/" + (ids[index % len(ids)] if ids else b"")
-        if name == "ceiling":
-            return request(b"POST", b"/", meeting)
-        if name == "create":
-            return request(b"POST", b"/v2/meetings", meeting)
-        if name == "get":
-            return request(b"GET", meeting_path)
-        if name == "update":
-            return request(b"PUT", meeting_path, b'{"title":"Renamed %d"}' % index)
-        if name == "status":
-            return request(b"POST", b"/v2/meetings/integration-status", status)
-        return request(b"GET", b"/v2/meetings?limit=20")
 
     async def main() -> float:
         loop = asyncio.get_running_loop()
@@ -135,7 +143,7 @@ def drive_served(operation: str, requests: int, bench_run: Any, rounds: int = 1)
                 if not data.startswith(b"HTTP/1.1 2"):
                     sys.exit(f"{sending}: {data[:300]!r}")
                 if sending == "create" and len(ids) < WARM_UP_MEETINGS:
-                    ids.append(json.loads(data.partition(b"\r\n\r\n")[2])["meetingId"].encode())
+                    ids.append(json.loads(data.partition(b"\r\n\r\n")[2])["meetingId"])
                 answered += 1
                 if answered == wanted:
                     finished.set_result(None)
