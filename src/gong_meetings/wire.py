@@ -206,11 +206,12 @@ class ShownMeeting(Struct, rename="camel", omit_defaults=True):
 
 
 class ShownMeetingPage(Struct, rename="camel"):
-    """ListMeetingsResponse as the server writes it."""
+    """ListMeetingsResponse as the server writes it: each meeting the JSON stored with it,
+    which is what Meeting's encoder wrote for it (storage/meetings.py)."""
 
     request_id: str
     records: Records
-    meetings: list[ShownMeeting]
+    meetings: list[msgspec.Raw]
 
 
 class ShownMeetingAnswer(Struct, rename="camel"):

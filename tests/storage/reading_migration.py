@@ -71,9 +71,13 @@ def old_meeting(
     }
 
 
+# The columns of meetings that revision 0003 has (0006 added the stored JSON).
+OLD_COLUMNS = [column for column in meetings.c if column.name not in ("shown", "shown_version")]
+
+
 def meeting_rows(database: Database) -> list[tuple[Any, ...]]:
     with database.engine.connect() as connection:
-        return sorted(tuple(row) for row in connection.execute(sa.select(meetings)))
+        return sorted(tuple(row) for row in connection.execute(sa.select(*OLD_COLUMNS)))
 
 
 def meetings_indexes(database: Database) -> set[str | None]:

@@ -210,7 +210,10 @@ def test_counts_and_filtered_counts_follow_the_tables(database: Database) -> Non
 def test_a_first_page_comes_with_the_kept_count(database: Database) -> None:
     ids = workspace_ids(database)
     acme, globex = ids["acme"], ids["globex"]
-    assert database.transaction(lambda c: meeting_store.first_page(c, acme, 3)) == (0, [])
+    assert database.transaction(lambda c: meeting_store.first_page(c, acme, 3)) == (
+        0,
+        meeting_store.ListedPage([], None),
+    )
     for meeting_id in range(1, 6):
         start = START + timedelta(hours=6 - meeting_id)  # the last made is the first listed
         insert(database, acme, a_meeting(meeting_id, "o@acme.test", start=start))
@@ -220,7 +223,8 @@ def test_a_first_page_comes_with_the_kept_count(database: Database) -> None:
     total, page = database.transaction(lambda c: meeting_store.first_page(c, acme, 3))
 
     assert total == 4
-    assert [m.id for m in page] == ["5", "3", "2"]
+    assert [msgspec.json.decode(m)["id"] for m in page.meetings] == ["5", "3", "2"]
+    assert page.last == (START + timedelta(hours=4), 2)  # one more follows: meeting 1
     assert database.transaction(lambda c: meeting_store.first_page(c, globex, 3))[0] == 1
 
 

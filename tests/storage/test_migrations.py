@@ -22,7 +22,7 @@ from gong_meetings.storage.migrate import (
     upgrade,
 )
 from tests.helpers import Tenant, create_meeting, run_cli
-from tests.storage import counts_migration, quota_migration, reading_migration
+from tests.storage import counts_migration, quota_migration, reading_migration, shown_migration
 from tests.storage.schema import SCHEMA_TABLES, assert_schema_matches_tables
 
 UNKNOWN_REVISION = "9999"
@@ -339,3 +339,16 @@ def test_upgrade_from_0004_keeps_each_count_in_shard_0(database: Database) -> No
 
 def test_downgrade_to_0004_sums_each_workspaces_shards(database: Database) -> None:
     counts_migration.check_downgrade_to_0004(database)
+
+
+# --- 0006: each meeting's JSON stored with it (shared with PostgreSQL: shown_migration.py) ---
+
+
+def test_upgrade_from_0005_lists_older_meetings_from_their_columns(database: Database) -> None:
+    shown_migration.check_upgrade_from_0005(database)
+
+
+def test_downgrade_to_0005_drops_the_stored_json_and_keeps_the_meetings(
+    database: Database,
+) -> None:
+    shown_migration.check_downgrade_to_0005(database)

@@ -23,7 +23,7 @@ from gong_meetings.storage.migrate import MIGRATION_LOCK, current_revision, head
 from gong_meetings.storage.tables import metadata
 from tests.helpers import run_cli
 from tests.postgres import postgres_url, scratch_database
-from tests.storage import counts_migration, quota_migration, reading_migration
+from tests.storage import counts_migration, quota_migration, reading_migration, shown_migration
 from tests.storage.schema import SCHEMA_TABLES, assert_schema_matches_tables
 
 SCRIPT = Path(sys.executable).with_name("gong-meetings")
@@ -321,3 +321,16 @@ def test_upgrade_from_0004_keeps_each_count_in_shard_0(database: Database) -> No
 
 def test_downgrade_to_0004_sums_each_workspaces_shards(database: Database) -> None:
     counts_migration.check_downgrade_to_0004(database)
+
+
+# --- 0006: each meeting's JSON stored with it (shared with SQLite: shown_migration.py) ------
+
+
+def test_upgrade_from_0005_lists_older_meetings_from_their_columns(database: Database) -> None:
+    shown_migration.check_upgrade_from_0005(database)
+
+
+def test_downgrade_to_0005_drops_the_stored_json_and_keeps_the_meetings(
+    database: Database,
+) -> None:
+    shown_migration.check_downgrade_to_0005(database)

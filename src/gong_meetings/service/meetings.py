@@ -26,9 +26,9 @@ from gong_meetings.storage import accounts as account_store
 from gong_meetings.storage import idempotency as key_store
 from gong_meetings.storage import meetings as meeting_store
 from gong_meetings.storage.database import Database
-from gong_meetings.storage.meetings import MeetingFilter
+from gong_meetings.storage.meetings import ListedPage, MeetingFilter
 from gong_meetings.storage.timestamps import now
-from gong_meetings.wire import CreateMeetingRequest, Meeting, ShownMeeting, UpdateMeetingRequest
+from gong_meetings.wire import CreateMeetingRequest, Meeting, UpdateMeetingRequest
 
 FIRST_VERSION = 1
 ID_ATTEMPTS = 5
@@ -99,7 +99,7 @@ class Created:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    meetings: list[ShownMeeting]
+    meetings: list[msgspec.Raw]  # each as the JSON a response shows it
     total: int
     number: int
     cursor: str | None
@@ -251,42 +251,37 @@ class MeetingService:
         # tells whether another follows), and an unfiltered total is kept and read by the same
         # statement, so most lists are one short read; only a filtered first page counts its
         # matches, which may be many: that is a scan, off the event loop, in a transaction.
-        workspace_id, limit = caller.workspace_id, page_size + 1
+        workspace_id = caller.workspace_id
         if position is not None:
             after = (position.after_start, position.after_id)
             total = position.total
             found = await self._database.read(
-                lambda c: meeting_store.list_meetings(c, workspace_id, where, after, limit),
+                lambda c: meeting_store.list_meetings(c, workspace_id, where, after, page_size),
                 one_statement=True,
             )
         elif where == MeetingFilter():
             total, found = await self._database.read(
-                lambda c: meeting_store.first_page(c, workspace_id, limit), one_statement=True
+                lambda c: meeting_store.first_page(c, workspace_id, page_size),
+                one_statement=True,
             )
         else:
 
-            def count_and_list(connection: Connection) -> tuple[int, list[ShownMeeting]]:
+            def count_and_list(connection: Connection) -> tuple[int, ListedPage]:
                 total = meeting_store.count_meetings(connection, workspace_id, where)
-                listed = meeting_store.list_meetings(connection, workspace_id, where, None, limit)
+                listed = meeting_store.list_meetings(
+                    connection, workspace_id, where, None, page_size
+                )
                 return total, listed
 
             total, found = await self._database.scan(count_and_list)
-        shown = found[:page_size]
         number = 0 if position is None else position.page
         next_cursor = None
-        if len(found) > page_size:
-            last = shown[-1]
+        if found.last is not None:
+            last_start, last_id = found.last
             next_cursor = self._cursors.encode(
-                Position(
-                    caller.workspace_id,
-                    where,
-                    last.scheduled_start,
-                    int(last.id),
-                    number + 1,
-                    total,
-                )
+                Position(caller.workspace_id, where, last_start, last_id, number + 1, total)
             )
-        return Page(shown, total, number, next_cursor)
+        return Page(found.meetings, total, number, next_cursor)
 
     async def update(
         self,

@@ -13,15 +13,17 @@ from gong_meetings.storage.accounts import user_exists
 from gong_meetings.storage.driver import execute, fetch_all, fetch_one, instant
 from gong_meetings.storage.tables import meeting_people, meetings
 from gong_meetings.storage.timestamps import from_db, now, to_db
-from gong_meetings.wire import Meeting, MeetingAttendee, ShownMeeting
+from gong_meetings.wire import Meeting, MeetingAttendee, ShownMeeting, encode
 
 _attendees_encoder = msgspec.json.Encoder()
 _attendees_decoder = msgspec.json.Decoder(list[MeetingAttendee])
 
 
 def _values(meeting: Meeting) -> dict[str, object]:
-    """A meeting's columns, but its date-times, which each writer gives as it needs them."""
+    """A meeting's columns, but its date-times, which each writer gives as it needs them, and
+    `shown_version`, the version it is written as."""
     return {
+        "shown": encode(meeting).decode("utf-8"),
         "title": meeting.title,
         "organizer_email": meeting.organizer_email,
         "meeting_url": meeting.meeting_url,
@@ -136,12 +138,12 @@ _COUNT_POSTGRES = _count_sql(_SHARD_POSTGRES)
 _NEW_MEETING_COLUMNS = (
     "INSERT INTO meetings (id, workspace_id, created_at, updated_at, version, title,"
     " scheduled_start, scheduled_end, organizer_email, meeting_url, attendees, description,"
-    " meeting_provider, external_meeting_id)"
+    " meeting_provider, external_meeting_id, shown, shown_version)"
 )
 _NEW_MEETING_VALUES = (
     ":id, :workspace_id, :created_at, :updated_at, 1, :title, :scheduled_start,"
     " :scheduled_end, :organizer_email, :meeting_url, :attendees, :description,"
-    " :meeting_provider, :external_meeting_id"
+    " :meeting_provider, :external_meeting_id, :shown, 1"
 )
 # RETURNING, not rowcount: drivers differ in what rowcount says for a skipped row.
 _IF_NEW_ID = " ON CONFLICT (id) DO NOTHING RETURNING id"
@@ -232,6 +234,7 @@ def insert_many(connection: Connection, workspace_id: int, batch: list[Meeting])
                 "created_at": stamp,
                 "updated_at": stamp,
                 "version": 1,
+                "shown_version": 1,
                 "scheduled_start": to_db(m.scheduled_start),
                 "scheduled_end": to_db(m.scheduled_end),
                 **_values(m),
@@ -271,7 +274,7 @@ _REPLACE_MEETING = (
     " scheduled_start = :scheduled_start, scheduled_end = :scheduled_end,"
     " organizer_email = :organizer_email, meeting_url = :meeting_url, attendees = :attendees,"
     " description = :description, meeting_provider = :meeting_provider,"
-    " external_meeting_id = :external_meeting_id"
+    " external_meeting_id = :external_meeting_id, shown = :shown, shown_version = :version"
     " WHERE id = :id AND workspace_id = :workspace_id"
 )
 _FORGET_PEOPLE = "DELETE FROM meeting_people WHERE meeting_id = :meeting_id"
@@ -316,30 +319,38 @@ class MeetingFilter:
     attendee: str | None = None
 
 
-_QUALIFIED_COLUMNS = ", ".join(f"meetings.{name}" for name in MEETING_COLUMNS)
+# A listed meeting's stored JSON, if it was written for the meeting's current version: an
+# older gong-meetings writes none, and leaves the one it finds as it was (migration 0006).
+_SHOWN = "CASE WHEN meetings.shown_version = meetings.version THEN meetings.shown END"
 _KEPT_COUNT = "SELECT sum(meetings) FROM meeting_counts WHERE workspace_id = :workspace_id"
+
+
+@dataclass(frozen=True, slots=True)
+class ListedPage:
+    """A page of meetings, each as the JSON a response shows it, and the (scheduledStart, id)
+    of the last when more follow it."""
+
+    meetings: list[msgspec.Raw]
+    last: tuple[datetime, int] | None
 
 
 def _filtered(
     connection: Connection, workspace_id: int, where: MeetingFilter, *, rows: bool, also: str = ""
 ) -> tuple[str, dict[str, Any], str, str]:
-    """The SQL for the meetings (`rows`, and the column `also` after theirs) or their count
-    that `where` selects, its parameters, and the start and id columns to order and page by:
-    those of the index the query walks, so a page is one range scan. An email filter walks
-    meeting_people; a count then never reads the meetings themselves. Only fixed text goes
-    into the SQL; values are parameters."""
+    """The SQL for the meetings (`rows`: their start, id and stored JSON, then the column
+    `also`) or their count that `where` selects, its parameters, and the start and id columns
+    to order and page by: those of the index the query walks, so a page is one range scan. An
+    email filter walks meeting_people; a count then never reads the meetings themselves. Only
+    fixed text goes into the SQL; values are parameters."""
     parameters: dict[str, Any] = {"workspace_id": workspace_id}
-    selected = _QUALIFIED_COLUMNS if rows else "count(*)"
-    if also:
-        selected += f", {also}"
     people = [(r, e) for r, e in ((ATTENDEE, where.attendee), (ORGANIZER, where.organizer)) if e]
     if not people:
         start, meeting_id = "meetings.scheduled_start", "meetings.id"
-        sql = f"SELECT {selected} FROM meetings"  # noqa: S608 (fixed text only)
+        sql = "FROM meetings"
         conditions = ["meetings.workspace_id = :workspace_id"]
     else:
         start, meeting_id = "lead.scheduled_start", "lead.meeting_id"
-        sql = f"SELECT {selected} FROM meeting_people AS lead"  # noqa: S608 (fixed text only)
+        sql = "FROM meeting_people AS lead"
         if rows:
             sql += " JOIN meetings ON meetings.id = lead.meeting_id"
         conditions = ["lead.workspace_id = :workspace_id"]
@@ -349,13 +360,17 @@ def _filtered(
                 sql += " JOIN meeting_people AS other ON other.meeting_id = lead.meeting_id"
             conditions += [f"{person}.role = :{person}_role", f"{person}.email = :{person}_email"]
             parameters |= {f"{person}_role": role, f"{person}_email": email}
+    selected = f"{start}, {meeting_id}, {_SHOWN}" if rows else "count(*)"
+    if also:
+        selected += f", {also}"
     if where.start_from is not None:
         conditions.append(f"{start} >= :start_from")
         parameters["start_from"] = instant(connection, where.start_from)
     if where.start_to is not None:
         conditions.append(f"{start} < :start_to")
         parameters["start_to"] = instant(connection, where.start_to)
-    return f"{sql} WHERE {' AND '.join(conditions)}", parameters, start, meeting_id
+    sql = f"SELECT {selected} {sql} WHERE {' AND '.join(conditions)}"
+    return sql, parameters, start, meeting_id
 
 
 def list_meetings(
@@ -363,11 +378,12 @@ def list_meetings(
     workspace_id: int,
     where: MeetingFilter,
     after: tuple[datetime, int] | None,
-    limit: int,
-) -> list[ShownMeeting]:
-    """Up to `limit` meetings ordered by (scheduledStart, id), after the `after` position, to
-    be shown (see wire.ShownMeeting)."""
-    return [_shown(row) for row in _page_rows(connection, workspace_id, where, after, limit)]
+    page_size: int,
+) -> ListedPage:
+    """Up to `page_size` meetings ordered by (scheduledStart, id), after the `after`
+    position."""
+    rows = _page_rows(connection, workspace_id, where, after, page_size + 1)
+    return _listed(connection, workspace_id, rows, page_size)
 
 
 def _page_rows(
@@ -389,20 +405,49 @@ def _page_rows(
     return fetch_all(connection, sql, parameters)
 
 
+def _listed(
+    connection: Connection, workspace_id: int, rows: list[Sequence[Any]], page_size: int
+) -> ListedPage:
+    """The page of `rows` (start, id, stored JSON or None), one more than `page_size` when
+    more follow. A meeting without its JSON is made from its columns, read again by id; one
+    deleted since the rows were read is left out."""
+    page = rows[:page_size]
+    shown = [row[2] for row in page]
+    if None in shown:
+        made = _shown_by_id(connection, workspace_id, [row[1] for row in page if row[2] is None])
+        shown = [
+            made.get(row[1]) if json is None else json
+            for row, json in zip(page, shown, strict=True)
+        ]
+    last = (from_db(page[-1][0]), int(page[-1][1])) if len(rows) > page_size else None
+    return ListedPage([msgspec.Raw(json) for json in shown if json is not None], last)
+
+
+def _shown_by_id(connection: Connection, workspace_id: int, ids: list[int]) -> dict[int, str]:
+    """The JSON of these meetings, made from their columns."""
+    names = [f"id{index}" for index in range(len(ids))]
+    sql = (  # fixed text, and one numbered parameter per id
+        f"SELECT {', '.join(MEETING_COLUMNS)} FROM meetings"  # noqa: S608
+        f" WHERE workspace_id = :workspace_id AND id IN ({', '.join(':' + n for n in names)})"
+    )
+    rows = fetch_all(
+        connection, sql, {"workspace_id": workspace_id, **dict(zip(names, ids, strict=True))}
+    )
+    return {row[0]: encode(_shown(row)).decode("utf-8") for row in rows}
+
+
 _KEPT_TOTAL = f"({_KEPT_COUNT})"  # the same sum, as a column of the first page
 
 
-def first_page(
-    connection: Connection, workspace_id: int, limit: int
-) -> tuple[int, list[ShownMeeting]]:
-    """The workspace's kept count of meetings and its first `limit` meetings, by one
+def first_page(connection: Connection, workspace_id: int, page_size: int) -> tuple[int, ListedPage]:
+    """The workspace's kept count of meetings and its first `page_size` meetings, by one
     statement: one snapshot with no transaction around it (BEGIN, COMMIT and a second
     statement were 2% of a list page's instructions, more of its time: py-spy put them at a
     tenth)."""
-    rows = _page_rows(connection, workspace_id, MeetingFilter(), None, limit, _KEPT_TOTAL)
-    # The count follows the meeting's columns. No meeting in the snapshot: none is counted.
-    total = int(rows[0][len(MEETING_COLUMNS)] or 0) if rows else 0
-    return total, [_shown(row) for row in rows]
+    rows = _page_rows(connection, workspace_id, MeetingFilter(), None, page_size + 1, _KEPT_TOTAL)
+    # The count follows the page's three columns. No meeting in the snapshot: none is counted.
+    total = int(rows[0][3] or 0) if rows else 0
+    return total, _listed(connection, workspace_id, rows, page_size)
 
 
 def count_meetings(connection: Connection, workspace_id: int, where: MeetingFilter) -> int:
