@@ -3,7 +3,9 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from gong_meetings.wire import Meeting, ShownMeeting
+import msgspec
+
+from gong_meetings.wire import Meeting
 
 # Gong's own limits, and so every new workspace's.
 DEFAULT_CALLS_PER_SECOND = 3
@@ -90,7 +92,7 @@ class StoredMeeting:
 
 @dataclass(frozen=True, slots=True)
 class ShownStoredMeeting:
-    """The same, read only to be shown (see wire.ShownMeeting)."""
+    """The same, read only to be shown: its JSON as a response shows it (storage/meetings.py)."""
 
-    meeting: ShownMeeting
+    meeting: msgspec.Raw
     version: int

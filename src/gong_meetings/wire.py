@@ -215,10 +215,10 @@ class ShownMeetingPage(Struct, rename="camel"):
 
 
 class ShownMeetingAnswer(Struct, rename="camel"):
-    """GetMeetingResponse as the server writes it."""
+    """GetMeetingResponse as the server writes it, the meeting the JSON stored with it."""
 
     request_id: str
-    meeting: ShownMeeting
+    meeting: msgspec.Raw
 
 
 class ErrorResponse(Struct, rename="camel"):

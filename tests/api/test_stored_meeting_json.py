@@ -1,6 +1,6 @@
-"""A list shows each meeting from the JSON stored with it (migration 0006). A row that an older
-gong-meetings wrote or changed has no JSON, or one of an older version: it is shown from its
-columns. Either way a listed meeting is exactly what GET, which reads the columns, shows.
+"""GET and lists show each meeting from the JSON stored with it (migration 0006). A row that an
+older gong-meetings wrote or changed has no JSON, or one of an older version: it is shown from
+its columns. Either way a meeting is shown exactly as its columns hold it.
 
 Everything runs on both databases.
 """
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from gong_meetings.service.accounts import AccountService
 from gong_meetings.storage import meetings as meeting_store
 from gong_meetings.storage.database import Database
+from gong_meetings.wire import encode
 from tests.api.meeting_lists import walk
 from tests.helpers import Tenant, connect, create_meeting
 
@@ -45,18 +46,39 @@ async def make_meetings(client: httpx.AsyncClient, tenant: Tenant, count: int) -
     return ids
 
 
+def from_columns(database_url: str, meeting_id: str) -> Any:
+    """The meeting as its columns hold it, as the API writes a meeting."""
+    database = Database(database_url)
+    try:
+
+        def read(connection: sa.Connection) -> Any:
+            workspace_id = connection.execute(
+                sa.text("SELECT workspace_id FROM meetings WHERE id = :id"), {"id": int(meeting_id)}
+            ).scalar_one()
+            stored = meeting_store.get_meeting(connection, workspace_id, int(meeting_id))
+            assert stored is not None
+            return msgspec.json.decode(encode(stored.meeting))
+
+        return database.transaction(read)
+    finally:
+        database.close()
+
+
 async def shown_by_get(client: httpx.AsyncClient, tenant: Tenant, meeting_id: str) -> Any:
     response = await client.get(f"/v2/meetings/{meeting_id}", auth=tenant.auth)
     assert response.status_code == 200, response.text
     return response.json()["meeting"]
 
 
-async def assert_lists_show_what_get_shows(
-    client: httpx.AsyncClient, tenant: Tenant, ids: list[str]
+async def assert_shown_as_the_columns_hold_them(
+    client: httpx.AsyncClient, tenant: Tenant, database_url: str, ids: list[str]
 ) -> None:
-    """Walked a page of 3 at a time, unfiltered and filtered by organizer and by attendee (a
-    different query each), every meeting is listed once, exactly as GET shows it."""
-    expected = {meeting_id: await shown_by_get(client, tenant, meeting_id) for meeting_id in ids}
+    """GET shows each meeting as its columns hold it; and walked a page of 3 at a time,
+    unfiltered and filtered by organizer and by attendee (a different query each), so does
+    the list, once each."""
+    expected = {meeting_id: from_columns(database_url, meeting_id) for meeting_id in ids}
+    for meeting_id in ids:
+        assert await shown_by_get(client, tenant, meeting_id) == expected[meeting_id]
     for params in (
         {},
         {"organizerEmail": tenant.organizer},
@@ -80,7 +102,7 @@ def as_an_older_version_writes(database_url: str, sql: str, meeting_id: str) -> 
         connection.commit()
 
 
-async def test_creates_and_updates_store_the_json_get_shows(
+async def test_creates_and_updates_store_the_json_the_columns_make(
     client: httpx.AsyncClient, tenant: Tenant, database_url: str
 ) -> None:
     ids = await make_meetings(client, tenant, 3)
@@ -101,8 +123,8 @@ async def test_creates_and_updates_store_the_json_get_shows(
     for meeting_id in ids:
         text = stored[meeting_id][2]
         assert text is not None
-        assert msgspec.json.decode(text) == await shown_by_get(client, tenant, meeting_id)
-    await assert_lists_show_what_get_shows(client, tenant, ids)
+        assert msgspec.json.decode(text) == from_columns(database_url, meeting_id)
+    await assert_shown_as_the_columns_hold_them(client, tenant, database_url, ids)
 
 
 async def test_rows_an_older_version_wrote_or_changed_are_listed_from_their_columns(
@@ -125,7 +147,7 @@ async def test_rows_an_older_version_wrote_or_changed_are_listed_from_their_colu
             meeting_id,
         )
 
-    await assert_lists_show_what_get_shows(client, tenant, ids)
+    await assert_shown_as_the_columns_hold_them(client, tenant, database_url, ids)
     walked, _ = await walk(client, tenant.auth, {"limit": 3})
     listed = {meeting["id"]: meeting for meeting in walked}
     changed = {ids[2], ids[5], ids[7]}
@@ -138,7 +160,7 @@ async def test_rows_an_older_version_wrote_or_changed_are_listed_from_their_colu
     version, shown_version, text = stored_json(database_url)[ids[5]]
     assert (version, shown_version) == (3, 3)
     assert text is not None and msgspec.json.decode(text)["title"] == "Now"
-    await assert_lists_show_what_get_shows(client, tenant, ids)
+    await assert_shown_as_the_columns_hold_them(client, tenant, database_url, ids)
 
 
 def test_a_meeting_gone_before_its_columns_are_read_is_left_out(

@@ -52,6 +52,13 @@ _GET_MEETING = (  # built from the constant above only: nothing comes from a req
     f"SELECT {', '.join(MEETING_COLUMNS)} FROM meetings"  # noqa: S608
     " WHERE id = :meeting_id AND workspace_id = :workspace_id"
 )
+# A meeting's stored JSON, if it was written for the meeting's current version: an older
+# gong-meetings writes none, and leaves the one it finds as it was (migration 0006).
+_SHOWN = "CASE WHEN meetings.shown_version = meetings.version THEN meetings.shown END"
+_SHOW_MEETING = (
+    f"SELECT meetings.version, {_SHOWN} FROM meetings"  # noqa: S608 (constants only)
+    " WHERE id = :meeting_id AND workspace_id = :workspace_id"
+)
 
 
 # Meeting, or ShownMeeting, which has the same fields in the same order.
@@ -82,9 +89,10 @@ def _stored(row: Sequence[Any]) -> StoredMeeting:
     return StoredMeeting(_from_row(row, Meeting, _attendees_decoder.decode(row[6])), row[10])
 
 
-def _shown(row: Sequence[Any]) -> ShownMeeting:
-    """A row of MEETING_COLUMNS as a response shows it, its attendees' JSON passed through."""
-    return _from_row(row, ShownMeeting, msgspec.Raw(row[6]))
+def _shown(row: Sequence[Any]) -> str:
+    """A row of MEETING_COLUMNS as the JSON a response shows, its attendees' JSON passed
+    through: for a meeting stored without its JSON (see _SHOWN)."""
+    return encode(_from_row(row, ShownMeeting, msgspec.Raw(row[6]))).decode("utf-8")
 
 
 ORGANIZER = "ORGANIZER"
@@ -263,10 +271,18 @@ def get_meeting(
 def show_meeting(
     connection: Connection, workspace_id: int, meeting_id: int
 ) -> ShownStoredMeeting | None:
-    """The meeting and its version, to be shown and nothing else (see wire.ShownMeeting)."""
+    """The meeting's JSON as a response shows it, and its version: the JSON stored with it,
+    or made from its columns, read again, when an older version stored it (see _SHOWN)."""
     parameters = {"meeting_id": meeting_id, "workspace_id": workspace_id}
-    row = fetch_one(connection, _GET_MEETING, parameters)
-    return None if row is None else ShownStoredMeeting(_shown(row), row[10])
+    row = fetch_one(connection, _SHOW_MEETING, parameters)
+    if row is None:
+        return None
+    if row[1] is not None:
+        return ShownStoredMeeting(msgspec.Raw(row[1]), row[0])
+    columns = fetch_one(connection, _GET_MEETING, parameters)  # None: deleted since
+    return (
+        None if columns is None else ShownStoredMeeting(msgspec.Raw(_shown(columns)), columns[10])
+    )
 
 
 _REPLACE_MEETING = (
@@ -319,9 +335,6 @@ class MeetingFilter:
     attendee: str | None = None
 
 
-# A listed meeting's stored JSON, if it was written for the meeting's current version: an
-# older gong-meetings writes none, and leaves the one it finds as it was (migration 0006).
-_SHOWN = "CASE WHEN meetings.shown_version = meetings.version THEN meetings.shown END"
 _KEPT_COUNT = "SELECT sum(meetings) FROM meeting_counts WHERE workspace_id = :workspace_id"
 
 
@@ -433,7 +446,7 @@ def _shown_by_id(connection: Connection, workspace_id: int, ids: list[int]) -> d
     rows = fetch_all(
         connection, sql, {"workspace_id": workspace_id, **dict(zip(names, ids, strict=True))}
     )
-    return {row[0]: encode(_shown(row)).decode("utf-8") for row in rows}
+    return {row[0]: _shown(row) for row in rows}
 
 
 _KEPT_TOTAL = f"({_KEPT_COUNT})"  # the same sum, as a column of the first page
