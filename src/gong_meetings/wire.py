@@ -191,7 +191,8 @@ class ShownMeeting(Struct, rename="camel", omit_defaults=True):
     order, with the attendees passed through as the JSON text they are stored as, which is
     what Meeting's encoder writes for them. Decoding them and encoding them again was a
     quarter of a list page's time. The same bytes as Meeting (tests/unit/test_wire_shown.py);
-    clients, the SDK among them, read it as Meeting."""
+    clients, the SDK among them, read it as Meeting. Since migration 0006 a meeting's JSON is
+    stored with it, and this is made only for a meeting an older version stored without."""
 
     id: str
     title: str

@@ -20,8 +20,8 @@ _attendees_decoder = msgspec.json.Decoder(list[MeetingAttendee])
 
 
 def _values(meeting: Meeting) -> dict[str, object]:
-    """A meeting's columns, but its date-times, which each writer gives as it needs them, and
-    `shown_version`, the version it is written as."""
+    """A meeting's columns and its JSON (`shown`), but its date-times, which each writer gives
+    as it needs them, and `shown_version`, which each sets to the version it writes."""
     return {
         "shown": encode(meeting).decode("utf-8"),
         "title": meeting.title,

@@ -98,8 +98,8 @@ meetings = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     Column("version", Integer, nullable=False, default=1),
-    # The meeting's JSON as a response shows it, written for version `shown_version`: a list
-    # reads it instead of the columns above, unless an older writer left it behind (0006).
+    # The meeting's JSON as a response shows it, written for version `shown_version`: lists
+    # and GET read it instead of the columns above, unless an older writer left it (0006).
     Column("shown", Text, nullable=True),
     Column("shown_version", Integer, nullable=True),
     Index(None, "workspace_id", "id"),

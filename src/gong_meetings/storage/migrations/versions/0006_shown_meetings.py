@@ -1,11 +1,11 @@
 """Each meeting's JSON as a response shows it, stored with the meeting.
 
 A list page made each of its meetings from twelve columns, its two date-times parsed, and
-encoded them again: about a fifth of a page's time (bench/README.md, tenth session). Now the
-writer stores the JSON it has at hand, and a page reads it as one column. `shown_version` is
-the version that JSON was written for: a row written by an older gong-meetings (before this
-revision, or by an instance not yet restarted after it) does not match its version, and is read
-from its columns, as before. So no row needs filling in here.
+encoded them again: a third of a served page's instructions (bench/README.md, tenth session).
+Now the writer stores the JSON as well, and a page, or a GET, reads it as one column.
+`shown_version` is the version that JSON was written for: a row written by an older
+gong-meetings (before this revision, or by an instance not yet restarted after it) does not
+match its version, and is read from its columns, as before. So no row needs filling in here.
 
 Revision ID: 0006
 Revises: 0005
