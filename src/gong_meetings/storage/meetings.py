@@ -456,7 +456,7 @@ def first_page(connection: Connection, workspace_id: int, page_size: int) -> tup
     """The workspace's kept count of meetings and its first `page_size` meetings, by one
     statement: one snapshot with no transaction around it (BEGIN, COMMIT and a second
     statement were 2% of a list page's instructions, more of its time: py-spy put them at a
-    tenth)."""
+    tenth). Meetings an older version stored without their JSON take a second (_listed)."""
     rows = _page_rows(connection, workspace_id, MeetingFilter(), None, page_size + 1, _KEPT_TOTAL)
     # The count follows the page's three columns. No meeting in the snapshot: none is counted.
     total = int(rows[0][3] or 0) if rows else 0
