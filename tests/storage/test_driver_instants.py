@@ -15,10 +15,17 @@ INSTANTS = [
     datetime(2030, 1, 15, 10, 0, tzinfo=UTC),
     datetime(2030, 1, 15, 10, 0, 0, 120, tzinfo=UTC),
     datetime(2031, 3, 4, 15, 30, 59, 999_999, tzinfo=UTC),
+    datetime(2031, 3, 4, 15, 30, 59, 1, tzinfo=UTC),
+    datetime(2031, 3, 4, 15, 30, 59, 100_000, tzinfo=UTC),
+    datetime(2032, 2, 29, 23, 59, 59, tzinfo=UTC),
     datetime(1000, 1, 1, tzinfo=UTC),
+    datetime(999, 12, 31, 23, 59, 59, 5, tzinfo=UTC),
+    datetime(1, 1, 1, tzinfo=UTC),
     datetime(9998, 12, 31, 23, 59, 59, tzinfo=UTC),
     # Another offset: stored as the same instant in UTC.
     datetime(2030, 6, 1, 1, 30, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    datetime(2030, 1, 1, 3, 0, 0, 250, tzinfo=timezone(timedelta(hours=5))),  # the year before
+    datetime(2030, 6, 1, 1, 30, tzinfo=timezone(timedelta(0), "a zero offset of its own")),
 ]
 STAMPS = table("stamps", column("how"), column("at", DateTime()))
 

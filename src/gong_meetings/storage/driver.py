@@ -15,10 +15,11 @@ Values come back as the driver gives them: on SQLite a date-time is the text SQL
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, cast
 
+import msgspec
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, StatementError
 
@@ -135,10 +136,18 @@ def discard(connection: Connection) -> None:
 
 def instant(connection: Connection, value: datetime) -> datetime | str:
     """A UTC instant as a parameter: on SQLite, the text SQLAlchemy's DateTime stores, so that
-    rows written either way compare and sort alike."""
-    utc = to_db(value)
+    rows written either way compare and sort alike: `2030-01-15 10:00:00.000000`."""
+    utc = value if value.tzinfo is UTC else to_db(value)
     if connection.dialect.name != "sqlite":
         return utc
-    # `2030-01-15 10:00:00.000000`, cut from the ISO form before its `+00:00`: the date-time's
-    # own formatting, a third of the time of formatting each field (three per write).
-    return utc.isoformat(" ", "microseconds")[:26]
+    # Cut from msgspec's RFC 3339 form, `"2030-01-15T10:00:00Z"`, with `.123456` before the Z
+    # when there are microseconds: a quarter of the instructions of the date-time's own
+    # isoformat, which was 14,000 of them, three times a create (bench/README.md).
+    text = _encode_instant(utc)
+    if len(text) == _WITHOUT_MICROSECONDS:
+        return (text[1:11] + b" " + text[12:20] + b".000000").decode("ascii")
+    return (text[1:11] + b" " + text[12:27]).decode("ascii")
+
+
+_encode_instant = msgspec.json.Encoder().encode
+_WITHOUT_MICROSECONDS = len(b'"2030-01-15T10:00:00Z"')
