@@ -170,6 +170,26 @@ def test_replace_moves_the_people_when_only_the_start_changes(database: Database
     check(database)
 
 
+def test_replace_moves_the_people_when_only_the_organizer_changes(database: Database) -> None:
+    acme = workspace_ids(database)["acme"]
+    first = a_meeting(5, "o@acme.test", "a@x.test")
+    database.transaction(lambda c: meeting_store.insert_meeting(c, acme, first))
+    handed_over = a_meeting(5, "New@acme.test", "a@x.test")
+    database.transaction(lambda c: meeting_store.replace_meeting(c, acme, handed_over, 1, first))
+    assert people_of(database) == [
+        (5, "ATTENDEE", "a@x.test", acme, START),
+        (5, "ORGANIZER", "new@acme.test", acme, START),
+    ]
+    # Only the case of the organizer's email: the same rows.
+    recased = a_meeting(5, "NEW@ACME.TEST", "a@x.test")
+    database.transaction(lambda c: meeting_store.replace_meeting(c, acme, recased, 2, handed_over))
+    assert people_of(database) == [
+        (5, "ATTENDEE", "a@x.test", acme, START),
+        (5, "ORGANIZER", "new@acme.test", acme, START),
+    ]
+    check(database)
+
+
 def test_delete_removes_the_people_and_uncounts_the_meeting(database: Database) -> None:
     ids = workspace_ids(database)
     acme, globex = ids["acme"], ids["globex"]
