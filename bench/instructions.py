@@ -200,7 +200,7 @@ def main() -> int:
             cpu_seconds = drive_served(args.operation, sent, bench_run, rounds=2)
         else:
             cpu_seconds = drive(args.operation, sent, args.database_url, rounds=2)
-        print(f"{args.operation}: {cpu_seconds / sent * 1e6:,.0f} µs of CPU a request")
+        print(f"{args.operation}: {cpu_seconds / sent * 1e6:,.1f} µs of CPU a request")
         return 0
     if args.database_url:
         parser.error("--database-url goes with --cpu")

@@ -8,12 +8,31 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from gong_meetings import logs
 
 FIELDS = {"requestId": "r1", "workspace": None, "status": 200, "durationMs": 1.25}
+
+
+class Line(msgspec.Struct, rename="camel"):
+    """A line as logs.write_info takes it: JsonLineFormatter's keys, FIELDS among them."""
+
+    level: str
+    logger: str
+    message: str
+    request_id: str
+    workspace: str | None
+    status: int
+    duration_ms: float
+    time: datetime
+
+
+def info_line(logger: logging.Logger, message: str) -> Line:
+    return Line("INFO", logger.name, message, "r1", None, 200, 1.25, datetime.now(UTC))
 
 
 @pytest.fixture
@@ -66,7 +85,7 @@ def test_the_direct_line_is_the_line_logging_writes(logger: logging.Logger) -> N
     start_clean(logger)
     handler, _ = json_handler()
     logger.parent.addHandler(handler)  # type: ignore[union-attr]
-    assert logs.write_info(logger, "GET /x 200 50% done", FIELDS) is True
+    assert logs.write_info(logger, info_line(logger, "GET /x 200 50% done")) is True
     logger.info("GET /x 200 50% done", extra=FIELDS)
     direct, logged = lines(handler)
     assert without_time(direct) == without_time(logged)
@@ -81,7 +100,7 @@ def test_every_handler_on_the_way_up_gets_the_line(logger: logging.Logger) -> No
     parents, _ = json_handler()
     logger.addHandler(mine)
     logger.parent.addHandler(parents)  # type: ignore[union-attr]
-    assert logs.write_info(logger, "m", FIELDS) is True
+    assert logs.write_info(logger, info_line(logger, "m")) is True
     assert len(lines(mine)) == len(lines(parents)) == 1
 
 
@@ -91,7 +110,7 @@ def test_a_handler_above_info_is_passed_by_as_logging_would(logger: logging.Logg
     loud, _ = json_handler()
     logger.addHandler(quiet)
     logger.addHandler(loud)
-    assert logs.write_info(logger, "m", FIELDS) is True
+    assert logs.write_info(logger, info_line(logger, "m")) is True
     assert lines(quiet) == []
     assert len(lines(loud)) == 1
 
@@ -141,7 +160,7 @@ def test_logging_writes_it_when_anything_could_see_or_change_the_record(
         logger.setLevel(logging.WARNING)
     elif setup == "no handler at all":
         logger.removeHandler(handler)
-    assert logs.write_info(logger, "m", FIELDS) is False
+    assert logs.write_info(logger, info_line(logger, "m")) is False
     assert stream.getvalue() == ""
 
 
@@ -158,7 +177,7 @@ def test_a_failed_write_is_reported_as_logging_reports_it(
     handler, stream = json_handler()
     logger.addHandler(handler)
     stream.close()  # writing to it raises ValueError
-    assert logs.write_info(logger, "m", FIELDS) is True  # the request goes on regardless
+    assert logs.write_info(logger, info_line(logger, "m")) is True  # the request goes on regardless
     handler.flush()
     assert "--- Logging error ---" in capsys.readouterr().err
 
@@ -184,7 +203,7 @@ def test_lines_are_written_together_in_whole_lines_of_at_most_4_kib(
     handler.setFormatter(logs.json_formatter())
     logger.addHandler(handler)
     for number in range(100):
-        assert logs.write_info(logger, f"request {number}", FIELDS) is True
+        assert logs.write_info(logger, info_line(logger, f"request {number}")) is True
     handler.flush()
     assert 100 // len(stream.writes) >= 10  # about 200 bytes a line: 20 a write
     assert all(len(text.encode()) <= 4096 and text.endswith("\n") for text in stream.writes)
@@ -195,7 +214,7 @@ def test_gathered_lines_are_written_soon_without_anyone_asking(logger: logging.L
     start_clean(logger)
     handler, stream = json_handler()
     logger.addHandler(handler)
-    assert logs.write_info(logger, "m", FIELDS) is True
+    assert logs.write_info(logger, info_line(logger, "m")) is True
     deadline = time.monotonic() + 10 * logs.FLUSH_EVERY_SECONDS + 5
     while stream.getvalue() == "" and time.monotonic() < deadline:
         time.sleep(logs.FLUSH_EVERY_SECONDS / 10)
@@ -206,7 +225,7 @@ def test_any_other_record_writes_the_gathered_lines_first(logger: logging.Logger
     start_clean(logger)
     handler, stream = json_handler()
     logger.addHandler(handler)
-    assert logs.write_info(logger, "gathered", FIELDS) is True
+    assert logs.write_info(logger, info_line(logger, "gathered")) is True
     logger.warning("at once")
     messages = [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
     assert messages == ["gathered", "at once"]
