@@ -70,7 +70,9 @@ class Gate:
         if remembered:
             # Credentials that passed moments ago: nothing to verify, so the address's check and
             # the call's count are one step, one round trip to Redis (RateLimiter.admit).
-            windows = await self._limiter.admit(address, caller)
+            windows = self._limiter.admit_in_memory(address, caller)
+            if windows is None:
+                windows = await self._limiter.admit(address, caller)
         else:
             windows = await self._limiter.charge(caller)
         request.scope[RESPONSE_HEADERS_KEY] = raw_rate_limit_headers(caller, windows)

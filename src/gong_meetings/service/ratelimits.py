@@ -16,7 +16,9 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
+
+import msgspec
 
 from gong_meetings import metrics
 from gong_meetings.errors import RateLimited
@@ -41,9 +43,10 @@ _LOG_EVERY_SECONDS = 60.0
 T = TypeVar("T")
 
 
-class Window(NamedTuple):
-    """One limit as it stands after a call: what the RateLimit header fields report. (A tuple:
-    two are made on every call, and a frozen dataclass took 0.5 µs to make, this 0.2 µs.)"""
+class Window(msgspec.Struct, frozen=True, gc=False):
+    """One limit as it stands after a call: what the RateLimit header fields report. (A Struct:
+    two are made on every call, and a frozen dataclass took 0.5 µs to make, a NamedTuple
+    0.2 µs, this 0.05 µs.)"""
 
     policy: str
     quota: int
@@ -244,12 +247,20 @@ class RateLimiter:
             _add_window(windows[:1], caller, _plan(caller, now)[1], calls.in_day)  # raises
         return windows
 
+    def admit_in_memory(self, address: str, caller: Caller) -> list[Window] | None:
+        """`admit` without a coroutine, when the counters are in this process's memory (the
+        coroutine was a tenth of a call's rate limiting); None when `admit` must be awaited."""
+        if self._local is None:
+            return None
+        self._refuse_if_blocked_locally(self._local, address)
+        return self._charge_locally(self._local, caller)
+
     async def admit(self, address: str, caller: Caller) -> list[Window]:
         """`refuse_if_blocked(address)`, then `charge(caller)`, for a caller already known
         (from the authentication cache): in Redis, one round trip where they take three."""
-        if self._local is not None:
-            self._refuse_if_blocked_locally(self._local, address)
-            return self._charge_locally(self._local, caller)
+        in_memory = self.admit_in_memory(address, caller)
+        if in_memory is not None:
+            return in_memory
         storage = self._counters.storage
         if not isinstance(storage, RedisCounters):
             await self.refuse_if_blocked(address)
