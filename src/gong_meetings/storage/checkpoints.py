@@ -11,6 +11,14 @@ thread, which checkpoints on a connection of its own, at most every CHECKPOINT_E
 in PASSIVE mode: it neither waits for nor holds up readers and the writer. A commit therefore
 reaches the disk within about that long of being acknowledged, under any load; before, it
 waited for the WAL to reach 1,000 pages, which under a light load could take hours.
+
+SQLite writes the WAL from its start again only when a write begins with every frame in it
+checkpointed. Under a steady stream of writes that never happens here, as commits land between
+each checkpoint and the next write: the WAL grew by the size of every write, 950 MB in seven
+seconds of creates, and each frame went to a new part of the file, which the kernel zeroes and
+allocates first (a tenth of a create's time; bench/README.md, twelfth session). So once the WAL
+holds RESTART_WAL_AT_FRAMES, `restart_wanted` asks the group commit to checkpoint the little
+that is left itself, just before its next batch begins; that batch then starts the WAL over.
 """
 
 import contextlib
@@ -24,17 +32,21 @@ from gong_meetings.storage.driver import discard, fetch_one
 
 log = logging.getLogger("gong_meetings.storage")
 CHECKPOINT_EVERY_SECONDS = 0.05
+# 16 MiB of 4 KiB pages: the size the WAL is kept near under a steady stream of writes.
+RESTART_WAL_AT_FRAMES = 4096
 
 
 class Checkpointer:
-    def __init__(self, engine: Engine, every_seconds: float = CHECKPOINT_EVERY_SECONDS) -> None:
+    def __init__(self, engine: Engine, every_seconds: float | None = None) -> None:
         self._engine = engine
-        self._every_seconds = every_seconds
+        self._every_seconds = CHECKPOINT_EVERY_SECONDS if every_seconds is None else every_seconds
         self._wanted = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._failing = False
+        # Set by this thread, read and cleared by the group commit; a plain flag suffices.
+        self.restart_wanted = False
 
     def after_commit(self) -> None:
         """A commit added to the WAL: checkpoint soon."""
@@ -81,7 +93,9 @@ class Checkpointer:
                 connection = self._engine.connect()
                 # Another process's checkpoint holds the lock: skip this round, do not wait.
                 fetch_one(connection, "PRAGMA busy_timeout = 0", {})
-            fetch_one(connection, "PRAGMA wal_checkpoint(PASSIVE)", {})
+            # (1 when blocked, the frames in the WAL, the frames of it checkpointed)
+            row = fetch_one(connection, "PRAGMA wal_checkpoint(PASSIVE)", {})
+            self.restart_wanted = row is not None and row[1] >= RESTART_WAL_AT_FRAMES
             self._failing = False
             return connection
         except Exception as error:  # the database is failing; the writes will say so

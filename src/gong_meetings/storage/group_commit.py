@@ -26,10 +26,16 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from gong_meetings.storage.checkpoints import Checkpointer
-from gong_meetings.storage.driver import discard, end_transaction, execute, sqlite_connection
+from gong_meetings.storage.driver import (
+    discard,
+    end_transaction,
+    execute,
+    fetch_one,
+    sqlite_connection,
+)
 
 # Bounds how long one batch holds SQLite's write lock, and the event loop.
 MAX_BATCH = 64
@@ -124,6 +130,12 @@ class GroupCommitter:
                 if self._checkpointer is not None:
                     execute(connection, "PRAGMA wal_autocheckpoint = 0", {})
                 self._connection = connection
+            if self._checkpointer is not None and self._checkpointer.restart_wanted:
+                self._checkpointer.restart_wanted = False
+                # What the checkpointer has not copied yet, so that this batch's first write
+                # starts the WAL over (see checkpoints). A failure is the checkpointer's to log.
+                with contextlib.suppress(DBAPIError):
+                    fetch_one(self._connection, "PRAGMA wal_checkpoint(PASSIVE)", {})
             self._begin(self._connection, wait)
         except _WriteLockBusy:
             raise
