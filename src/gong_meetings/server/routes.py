@@ -39,7 +39,7 @@ def _meeting_response(request: Request, stored: StoredMeeting, status_code: int 
     return json_response(
         MeetingResponse(request_id(request), meeting.id, meeting),
         status_code,
-        headers={"ETag": etag(stored.version)},
+        etag=etag(stored.version),
     )
 
 
@@ -101,7 +101,7 @@ class MeetingRoutes:
         stored = await self._meetings.get(caller, meeting_id)
         return json_response(
             ShownMeetingAnswer(request_id(request), stored.meeting),
-            headers={"ETag": etag(stored.version)},
+            etag=etag(stored.version),
         )
 
     async def update_meeting(self, request: Request) -> Response:
