@@ -6,9 +6,12 @@ other record."""
 import io
 import json
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -208,6 +211,82 @@ def test_lines_are_written_together_in_whole_lines_of_at_most_4_kib(
     assert 100 // len(stream.writes) >= 10  # about 200 bytes a line: 20 a write
     assert all(len(text.encode()) <= 4096 and text.endswith("\n") for text in stream.writes)
     assert [line["message"] for line in lines(handler)] == [f"request {n}" for n in range(100)]
+
+
+class _CountedWrites:
+    """A text stream over a real descriptor that keeps each write apart."""
+
+    def __init__(self, stream: io.TextIOWrapper) -> None:
+        self.stream = stream
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+
+def _write_lines(logger: logging.Logger, stream: _CountedWrites, count: int) -> None:
+    handler = logs.JsonLineHandler(stream)  # type: ignore[arg-type]
+    handler.setFormatter(logs.json_formatter())
+    logger.addHandler(handler)
+    for number in range(count):
+        assert logs.write_info(logger, info_line(logger, f"request {number}")) is True
+    handler.flush()
+
+
+def test_lines_to_a_file_are_written_in_pieces_of_up_to_64_kib(
+    logger: logging.Logger, tmp_path: Path
+) -> None:
+    start_clean(logger)
+    with (tmp_path / "log").open("w") as file:
+        stream = _CountedWrites(file)
+        _write_lines(logger, stream, 1_000)  # about 200 KB
+    sizes = [len(text.encode()) for text in stream.writes]
+    assert all(size <= logs.FILE_WRITE_BYTES for size in sizes), sizes
+    assert 3 <= len(sizes) <= 5, sizes  # 4 KiB pieces would be about 50
+    written = (tmp_path / "log").read_text().splitlines()
+    assert [json.loads(line)["message"] for line in written] == [
+        f"request {n}" for n in range(1_000)
+    ]
+
+
+def test_lines_to_a_pipe_are_written_in_pieces_of_up_to_4_kib(logger: logging.Logger) -> None:
+    start_clean(logger)
+    read_end, write_end = os.pipe()
+    received = bytearray()
+    reader = threading.Thread(target=lambda: received.extend(_read_all(read_end)))
+    reader.start()
+    with open(write_end, "w") as pipe:  # a descriptor, not a path
+        stream = _CountedWrites(pipe)
+        _write_lines(logger, stream, 200)
+    reader.join()
+    sizes = [len(text.encode()) for text in stream.writes]
+    assert all(size <= logs.PIPE_WRITE_BYTES for size in sizes), sizes
+    assert len(sizes) >= 200 * 150 // logs.PIPE_WRITE_BYTES, sizes
+    assert len(received.decode().splitlines()) == 200
+
+
+def _read_all(descriptor: int) -> bytes:
+    with open(descriptor, "rb") as pipe:
+        return pipe.read()
+
+
+def test_a_line_with_characters_beyond_ascii_counts_its_bytes(logger: logging.Logger) -> None:
+    start_clean(logger)
+    stream = _Writes()
+    handler = logs.JsonLineHandler(stream)
+    handler.setFormatter(logs.json_formatter())
+    logger.addHandler(handler)
+    for number in range(100):
+        assert logs.write_info(logger, info_line(logger, f"réunion {number} " + "é" * 300))
+    handler.flush()
+    assert all(len(text.encode()) <= logs.PIPE_WRITE_BYTES for text in stream.writes)
 
 
 def test_gathered_lines_are_written_soon_without_anyone_asking(logger: logging.Logger) -> None:
