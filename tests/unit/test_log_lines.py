@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -197,17 +198,23 @@ class _Writes(io.StringIO):
         return super().write(text)
 
 
+def _write_lines(logger: logging.Logger, stream: Any, messages: list[str]) -> logs.JsonLineHandler:
+    """A handler on `stream` for `logger`, once it has written a line of each message."""
+    handler = logs.JsonLineHandler(stream)
+    handler.setFormatter(logs.json_formatter())
+    logger.addHandler(handler)
+    for message in messages:
+        assert logs.write_info(logger, info_line(logger, message)) is True
+    handler.flush()
+    return handler
+
+
 def test_lines_are_written_together_in_whole_lines_of_at_most_4_kib(
     logger: logging.Logger,
 ) -> None:
     start_clean(logger)
     stream = _Writes()
-    handler = logs.JsonLineHandler(stream)
-    handler.setFormatter(logs.json_formatter())
-    logger.addHandler(handler)
-    for number in range(100):
-        assert logs.write_info(logger, info_line(logger, f"request {number}")) is True
-    handler.flush()
+    handler = _write_lines(logger, stream, [f"request {number}" for number in range(100)])
     assert 100 // len(stream.writes) >= 10  # about 200 bytes a line: 20 a write
     assert all(len(text.encode()) <= 4096 and text.endswith("\n") for text in stream.writes)
     assert [line["message"] for line in lines(handler)] == [f"request {n}" for n in range(100)]
@@ -231,22 +238,13 @@ class _CountedWrites:
         return self.stream.fileno()
 
 
-def _write_lines(logger: logging.Logger, stream: _CountedWrites, count: int) -> None:
-    handler = logs.JsonLineHandler(stream)  # type: ignore[arg-type]
-    handler.setFormatter(logs.json_formatter())
-    logger.addHandler(handler)
-    for number in range(count):
-        assert logs.write_info(logger, info_line(logger, f"request {number}")) is True
-    handler.flush()
-
-
 def test_lines_to_a_file_are_written_in_pieces_of_up_to_64_kib(
     logger: logging.Logger, tmp_path: Path
 ) -> None:
     start_clean(logger)
     with (tmp_path / "log").open("w") as file:
         stream = _CountedWrites(file)
-        _write_lines(logger, stream, 1_000)  # about 200 KB
+        _write_lines(logger, stream, [f"request {n}" for n in range(1_000)])  # about 170 KB
     sizes = [len(text.encode()) for text in stream.writes]
     assert all(size <= logs.FILE_WRITE_BYTES for size in sizes), sizes
     assert 3 <= len(sizes) <= 5, sizes  # 4 KiB pieces would be about 50
@@ -264,7 +262,7 @@ def test_lines_to_a_pipe_are_written_in_pieces_of_up_to_4_kib(logger: logging.Lo
     reader.start()
     with open(write_end, "w") as pipe:  # a descriptor, not a path
         stream = _CountedWrites(pipe)
-        _write_lines(logger, stream, 200)
+        _write_lines(logger, stream, [f"request {n}" for n in range(200)])
     reader.join()
     sizes = [len(text.encode()) for text in stream.writes]
     assert all(size <= logs.PIPE_WRITE_BYTES for size in sizes), sizes
@@ -280,12 +278,7 @@ def _read_all(descriptor: int) -> bytes:
 def test_a_line_with_characters_beyond_ascii_counts_its_bytes(logger: logging.Logger) -> None:
     start_clean(logger)
     stream = _Writes()
-    handler = logs.JsonLineHandler(stream)
-    handler.setFormatter(logs.json_formatter())
-    logger.addHandler(handler)
-    for number in range(100):
-        assert logs.write_info(logger, info_line(logger, f"réunion {number} " + "é" * 300))
-    handler.flush()
+    _write_lines(logger, stream, [f"réunion {number} " + "é" * 300 for number in range(100)])
     assert all(len(text.encode()) <= logs.PIPE_WRITE_BYTES for text in stream.writes)
 
 
