@@ -5,10 +5,12 @@ runs each transaction in one step: on SQLite, writes on the event loop, where th
 arrive together share one transaction and one commit (see group_commit; aiosqlite would cost a
 hop per statement), with checkpoints on a thread (see checkpoints); short reads on the event
 loop too, on a connection of their own (see local_reads), and reads that may visit many rows
-on a thread of their own. On PostgreSQL, through psycopg's async driver, with SQLAlchemy's
-greenlet bridge (`greenlet_spawn`, as `run_sync` uses it) driving the same code, and two
-pools: one for transactions, one in autocommit for reads of one statement. Admin commands and
-migrations use the synchronous engine.
+on a thread of their own. On PostgreSQL, through asyncpg, with SQLAlchemy's greenlet bridge
+(`greenlet_spawn`, as `run_sync` uses it) driving the same code, and two pools: one for
+transactions, one in autocommit for reads of one statement. asyncpg, not psycopg's async
+driver: a one-row read through this path cost 205 to 240 µs of the server's CPU with psycopg
+and 90 to 110 with asyncpg (bench/README.md, thirteenth session). Admin commands and
+migrations use the synchronous engine, on psycopg (asyncpg has no synchronous side).
 """
 
 import asyncio
@@ -18,6 +20,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy import URL, Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError, ProgrammingError
@@ -74,6 +77,23 @@ def _postgres_connect_args(options: PoolOptions) -> dict[str, Any]:
         "options": f"-c statement_timeout={options.statement_timeout_ms}"
         f" -c lock_timeout={options.statement_timeout_ms}",
     }
+
+
+def _asyncpg_connector(url: URL, options: PoolOptions) -> Callable[[], Awaitable[Any]]:
+    """How the server's pools connect: asyncpg, given the URL as a DSN, so that it reads
+    libpq's query parameters (sslmode, ...) as libpq would; SQLAlchemy would pass each one to
+    asyncpg.connect as an argument of that name. The same bounds as _postgres_connect_args."""
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    timeout_ms = str(options.statement_timeout_ms)
+
+    def connect() -> Awaitable[Any]:
+        return asyncpg.connect(
+            dsn,
+            timeout=options.connect_timeout_seconds,
+            server_settings={"statement_timeout": timeout_ms, "lock_timeout": timeout_ms},
+        )
+
+    return connect
 
 
 def _configure_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -237,14 +257,14 @@ class Database:
         found = self._autocommit_engine if autocommit else self._async_engine
         if found is None:
             found = create_async_engine(
-                self.url,
+                self.url.set(drivername="postgresql+asyncpg"),
+                async_creator=_asyncpg_connector(self.url, self.options),
                 # Connections are opened as needed and then kept, overflow included: the pool
                 # closing each overflow connection as it came back made a busy server open and
                 # close a connection for most requests (bench/README.md).
                 pool_size=self.options.size + self.options.max_overflow,
                 max_overflow=0,
                 pool_timeout=self.options.timeout_seconds,
-                connect_args=_postgres_connect_args(self.options),
                 **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
             )
             if autocommit:

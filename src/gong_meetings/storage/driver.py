@@ -4,7 +4,8 @@ On a 2-core machine SQLAlchemy Core takes about 300 µs to build, look up and ru
 SELECT, against 10 µs for the same SQL through sqlite3 itself (bench/README.md). So the hot
 statements are written once as plain SQL with `:name` parameters, and go to the driver's own
 cursor, inside the transaction SQLAlchemy began: sqlite3's, or on PostgreSQL the DBAPI cursor
-of SQLAlchemy's psycopg adapter, rewritten to its `%(name)s` style. There `exec_driver_sql`
+of SQLAlchemy's adapter, rewritten to its style: asyncpg's `$1` with the values in order (the
+server's), or psycopg's `%(name)s` (the CLI's and migrations'). There `exec_driver_sql`
 cost about 200 µs more a statement than the cursor, in building a result SQLAlchemy would only
 turn back into rows (bench/README.md, sixth session).
 
@@ -39,6 +40,19 @@ def _as_sqlalchemy_error(
 @cache
 def _pyformat(sql: str) -> str:
     return _NAMED_PARAMETER.sub(r"%(\1)s", sql)
+
+
+@cache
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`sql` with asyncpg's `$1` placeholders for its `:name` ones, and the names in order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match[1] not in names:
+            names.append(match[1])
+        return f"${names.index(match[1]) + 1}"
+
+    return _NAMED_PARAMETER.sub(number, sql), tuple(names)
 
 
 def sqlite_connection(connection: Connection) -> sqlite3.Connection:
@@ -88,6 +102,19 @@ def execute(
     _on_postgres(connection, sql, parameters)
 
 
+def _in_driver_style(
+    connection: Connection, sql: str, parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+) -> tuple[str, Any]:
+    """`sql` and `parameters` as the connection's driver takes them: psycopg's (the CLI's and
+    migrations') by name, asyncpg's (the server's) in order."""
+    if connection.dialect.paramstyle == "pyformat":
+        return _pyformat(sql), parameters
+    statement, names = _numbered(sql)
+    if isinstance(parameters, list | tuple):
+        return statement, [[each[name] for name in names] for each in parameters]
+    return statement, [cast(Mapping[str, Any], parameters)[name] for name in names]
+
+
 def _on_postgres(
     connection: Connection,
     sql: str,
@@ -97,13 +124,13 @@ def _on_postgres(
     returns none. A failure is raised as SQLAlchemy raises it from its own statements: its
     error classes, and after a lost connection that connection, and those of its age in the
     pool, invalidated (`Database` relies on both)."""
-    statement = _pyformat(sql)
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    statement, given = _in_driver_style(connection, sql, parameters)
     try:
         if isinstance(parameters, list | tuple):
-            cursor.executemany(statement, parameters)
+            cursor.executemany(statement, given)
         else:
-            cursor.execute(statement, parameters)
+            cursor.execute(statement, given)
         if cursor.description is None:
             return None
         return cast(list[Sequence[Any]], cursor.fetchall())
