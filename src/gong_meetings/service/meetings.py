@@ -26,7 +26,7 @@ from gong_meetings.storage import accounts as account_store
 from gong_meetings.storage import idempotency as key_store
 from gong_meetings.storage import meetings as meeting_store
 from gong_meetings.storage.database import Database
-from gong_meetings.storage.meetings import ListedPage, MeetingFilter
+from gong_meetings.storage.meetings import ListedPage, MeetingFilter, NewMeeting
 from gong_meetings.storage.timestamps import now
 from gong_meetings.wire import CreateMeetingRequest, Meeting, UpdateMeetingRequest
 
@@ -152,6 +152,17 @@ class MeetingService:
         """Validate, check the organizer, and store a new meeting. With an idempotency key,
         a repeat of the same request answers as the first did and creates nothing."""
         meeting = self._new_meeting(request)
+        if idempotency_key is None:
+            # Most creates: an organizer the workspace has, and a free id. Stored with the
+            # other creates of this moment (Database.run_batched); the rest take the path below.
+            organizer = normalize_email(request.organizer_email)
+            new = NewMeeting(caller.workspace_id, meeting, organizer)
+            stored = await self._database.run_batched(meeting_store.insert_meetings, new)
+            if stored:
+                return Created(StoredMeeting(meeting, FIRST_VERSION))
+            if stored is False:  # another process took its id in the same millisecond
+                meeting = self._new_meeting(request)
+            # None: an organizer the workspace does not have, to be registered or refused.
         digest = b"" if idempotency_key is None else _request_digest(request)
 
         def store(connection: Connection) -> Created:

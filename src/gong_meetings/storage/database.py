@@ -31,6 +31,7 @@ from sqlalchemy.util import greenlet_spawn
 from gong_meetings import metrics
 from gong_meetings.config import PoolOptions
 from gong_meetings.errors import ServiceUnavailable
+from gong_meetings.storage.batches import Batcher, Item, Result, StoreAll
 from gong_meetings.storage.checkpoints import Checkpointer
 from gong_meetings.storage.group_commit import GroupCommitter
 from gong_meetings.storage.local_reads import LocalReader
@@ -173,6 +174,7 @@ class Database:
         self._scanner = LocalReader(self.engine) if self._reader is not None else None
         self._scans: ThreadPoolExecutor | None = None
         self._async_engine: AsyncEngine | None = None
+        self._batchers: dict[StoreAll[Any, Any], Batcher[Any, Any]] = {}
         self._autocommit_engine: AsyncEngine | None = None
         # Waiting for a connection, making one, and the statements themselves, with a margin.
         self._deadline_seconds = (
@@ -190,6 +192,19 @@ class Database:
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in one transaction without blocking the event loop."""
         return await self._with_retries(lambda: self._run_once(work))
+
+    async def run_batched(self, store_all: StoreAll[Item, Result], item: Item) -> Result:
+        """`store_all`'s result for `item`, stored in one transaction: on PostgreSQL with the
+        other items given it at this moment (see batches); on SQLite alone, as the group
+        commit shares each transaction among the writes of a moment already."""
+        if self._committer is not None:
+            results = await self.run(lambda connection: store_all(connection, [item]))
+            return results[0]
+        batcher = self._batchers.get(store_all)
+        if batcher is None:
+            batcher = self._batchers[store_all] = Batcher(store_all, self.run)
+        result: Result = await batcher.store(item)
+        return result
 
     async def read(self, work: Callable[[Connection], T], *, one_statement: bool = False) -> T:
         """Run `work`, which reads a few rows and writes nothing, in one transaction. On

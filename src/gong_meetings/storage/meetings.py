@@ -229,6 +229,95 @@ def insert_meeting(
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class NewMeeting:
+    """A meeting to store at version 1 in a workspace; with an `organizer` (lower-cased), only
+    if the workspace has that user (see insert_meeting)."""
+
+    workspace_id: int
+    meeting: Meeting
+    organizer: str | None
+
+
+# The creates of many requests on PostgreSQL, in one statement: each meeting, where its
+# organizer check passes and its id is free, with its people, and each workspace's count.
+# Column by column as arrays, unnested in step; WITH ORDINALITY keeps each row's place, so
+# the answer tells each create its own outcome (insert_meetings).
+_INSERT_MEETINGS_POSTGRES = (
+    "WITH given AS (SELECT * FROM unnest(CAST(:ids AS bigint[]),"  # noqa: S608 (constants)
+    " CAST(:workspace_ids AS integer[]), CAST(:organizers AS text[]),"
+    " CAST(:stamps AS timestamptz[]), CAST(:titles AS text[]), CAST(:starts AS timestamptz[]),"
+    " CAST(:ends AS timestamptz[]), CAST(:organizer_emails AS text[]),"
+    " CAST(:meeting_urls AS text[]), CAST(:attendees AS text[]),"
+    " CAST(:descriptions AS text[]), CAST(:providers AS text[]),"
+    " CAST(:external_ids AS text[]), CAST(:shown AS text[])) WITH ORDINALITY AS g (id,"
+    " workspace_id, organizer, stamp, title, scheduled_start, scheduled_end, organizer_email,"
+    " meeting_url, attendees, description, meeting_provider, external_meeting_id, shown,"
+    " place)),"
+    " allowed AS (SELECT given.*, organizer IS NULL OR EXISTS (SELECT FROM users"
+    " WHERE users.workspace_id = given.workspace_id AND users.email = given.organizer) AS yes"
+    " FROM given),"
+    f" meeting AS ({_NEW_MEETING_COLUMNS} SELECT id, workspace_id, stamp, stamp, 1, title,"
+    " scheduled_start, scheduled_end, organizer_email, meeting_url, attendees, description,"
+    " meeting_provider, external_meeting_id, shown, 1 FROM allowed WHERE yes"
+    " ON CONFLICT (id) DO NOTHING RETURNING id, workspace_id, scheduled_start),"
+    " people AS (INSERT INTO meeting_people (meeting_id, role, email, workspace_id,"
+    " scheduled_start) SELECT meeting.id, person.role, person.email, meeting.workspace_id,"
+    " meeting.scheduled_start FROM meeting JOIN unnest(CAST(:people_ids AS bigint[]),"
+    " CAST(:roles AS text[]), CAST(:emails AS text[])) AS person (meeting_id, role, email)"
+    " ON person.meeting_id = meeting.id),"
+    " counted AS (INSERT INTO meeting_counts (workspace_id, shard, meetings)"
+    f" SELECT workspace_id, {_SHARD_POSTGRES}, count(*) FROM meeting GROUP BY workspace_id"
+    " ON CONFLICT (workspace_id, shard)"
+    " DO UPDATE SET meetings = meeting_counts.meetings + excluded.meetings)"
+    " SELECT allowed.yes, meeting.id IS NOT NULL FROM allowed"
+    " LEFT JOIN meeting ON meeting.id = allowed.id ORDER BY allowed.place"
+)
+
+
+def insert_meetings(connection: Connection, new: Sequence[NewMeeting]) -> list[bool | None]:
+    """Store new meetings: for each, in order, what insert_meeting would answer (True stored,
+    False its id taken, None its organizer unknown and nothing stored). On PostgreSQL in one
+    statement; their ids must differ from each other."""
+    if connection.dialect.name != "postgresql":
+        return [insert_meeting(connection, n.workspace_id, n.meeting, n.organizer) for n in new]
+    stamp = now()
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "ids", "workspace_ids", "organizers", "stamps", "titles", "starts", "ends",
+            "organizer_emails", "meeting_urls", "attendees", "descriptions", "providers",
+            "external_ids", "shown", "people_ids", "roles", "emails",
+        )
+    }  # fmt: skip
+    for each in new:
+        meeting, values = each.meeting, _values(each.meeting)
+        meeting_id = int(meeting.id)
+        for name, value in (
+            ("ids", meeting_id),
+            ("workspace_ids", each.workspace_id),
+            ("organizers", each.organizer),
+            ("stamps", stamp),
+            ("titles", meeting.title),
+            ("starts", meeting.scheduled_start),
+            ("ends", meeting.scheduled_end),
+            ("organizer_emails", meeting.organizer_email),
+            ("meeting_urls", meeting.meeting_url),
+            ("attendees", values["attendees"]),
+            ("descriptions", meeting.description),
+            ("providers", meeting.meeting_provider),
+            ("external_ids", meeting.external_meeting_id),
+            ("shown", values["shown"]),
+        ):
+            columns[name].append(value)
+        for person in _people(meeting, each.workspace_id, meeting.scheduled_start):
+            columns["people_ids"].append(meeting_id)
+            columns["roles"].append(person["role"])
+            columns["emails"].append(person["email"])
+    rows = fetch_all(connection, _INSERT_MEETINGS_POSTGRES, columns)
+    return [stored if known else None for known, stored in rows]
+
+
 def insert_many(connection: Connection, workspace_id: int, batch: list[Meeting]) -> None:
     """Store new meetings in bulk (loading, benchmarks): a few statements for the whole batch.
     Their ids must be free."""
