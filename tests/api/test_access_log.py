@@ -333,7 +333,7 @@ async def test_an_unhandled_error_is_logged_with_its_traceback_and_request_id(
     server_records: list[logging.LogRecord],
     json_stderr: io.StringIO,
 ) -> None:
-    monkeypatch.setattr(meeting_storage, "insert_meeting", _boom)
+    monkeypatch.setattr(meeting_storage, "insert_meetings", _boom)
     response = await client.post(
         "/v2/meetings", json=meeting_body(tenant.organizer), auth=tenant.auth
     )

@@ -299,7 +299,7 @@ async def test_database_errors_are_counted(
     client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = await scrape(client)
-    monkeypatch.setattr(meeting_storage, "insert_meeting", _unavailable_database)
+    monkeypatch.setattr(meeting_storage, "insert_meetings", _unavailable_database)
     for _ in range(2):
         failed = await client.post(
             "/v2/meetings", json=meeting_body(tenant.organizer), auth=tenant.auth
@@ -322,7 +322,7 @@ async def test_an_unhandled_error_is_counted_as_a_500_and_not_as_a_database_erro
     client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = await scrape(client)
-    monkeypatch.setattr(meeting_storage, "insert_meeting", _unexpected)
+    monkeypatch.setattr(meeting_storage, "insert_meetings", _unexpected)
     body = meeting_body(tenant.organizer)
     assert_error(await client.post("/v2/meetings", json=body, auth=tenant.auth), 500)
     after = await scrape(client)

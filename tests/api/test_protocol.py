@@ -466,7 +466,7 @@ def _boom(*args: object, **kwargs: object) -> None:
 
 
 FAILING_STORAGE = {
-    "create": (meeting_storage, "insert_meeting"),
+    "create": (meeting_storage, "insert_meetings"),
     "update": (meeting_storage, "replace_meeting"),
     "delete": (meeting_storage, "delete_meeting"),
     "status": (account_storage, "list_integrations"),
@@ -508,7 +508,7 @@ async def test_server_keeps_working_after_a_500(
     client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as patch:
-        patch.setattr(meeting_storage, "insert_meeting", _boom)
+        patch.setattr(meeting_storage, "insert_meetings", _boom)
         failed = await _created(client, tenant, "")
         assert failed.status_code == 500
     response = await _created(client, tenant, "")
