@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import msgspec
 from sqlalchemy import Connection
@@ -162,29 +162,6 @@ _INSERT_PERSON = (
 )
 
 
-# On PostgreSQL a new meeting, its people and its workspace's count are one statement (WITH
-# runs each INSERT in it, once): one round trip where there were three, the people's an
-# executemany in pipeline mode that alone took 15% of a served create's time on the event loop
-# (bench/README.md, sixth session). The check that the organizer is a user is in it too, a
-# round trip fewer again (eighth session): with `:organizer` NULL there is no check. SQLite
-# has no round trips to save, and no INSERT inside WITH.
-_INSERT_MEETING_POSTGRES = (
-    # Whether the meeting may be stored: no organizer to check, or one the workspace has.
-    "WITH allowed AS (SELECT CAST(:organizer AS text) IS NULL OR EXISTS (SELECT FROM users"  # noqa: S608
-    " WHERE workspace_id = :workspace_id AND email = CAST(:organizer AS text)) AS yes),"
-    f" meeting AS ({_NEW_MEETING_COLUMNS} SELECT {_NEW_MEETING_VALUES}"
-    f" WHERE (SELECT yes FROM allowed){_IF_NEW_ID}),"
-    " people AS (INSERT INTO meeting_people (meeting_id, role, email, workspace_id,"
-    " scheduled_start) SELECT meeting.id, person.role, person.email, :workspace_id,"
-    " :scheduled_start FROM meeting,"
-    " unnest(CAST(:roles AS text[]), CAST(:emails AS text[])) AS person (role, email)),"
-    " counted AS (INSERT INTO meeting_counts (workspace_id, shard, meetings)"
-    f" SELECT :workspace_id, {_SHARD_POSTGRES}, 1 FROM meeting"
-    " ON CONFLICT (workspace_id, shard) DO UPDATE SET meetings = meeting_counts.meetings + 1)"
-    " SELECT (SELECT yes FROM allowed), (SELECT id FROM meeting)"
-)
-
-
 def _row_parameters(connection: Connection, workspace_id: int, meeting: Meeting) -> dict[str, Any]:
     """The parameters of _INSERT_MEETING and _REPLACE_MEETING (but created_at and version),
     date-times written as the driver path writes them (driver.instant)."""
@@ -210,16 +187,11 @@ def insert_meeting(
     """Store a new meeting at version 1; False when its id is taken (another process's). With
     an `organizer` (lower-cased), only if the workspace has that user: None when it has not,
     and nothing is stored."""
+    if connection.dialect.name == "postgresql":
+        return insert_meetings(connection, [NewMeeting(workspace_id, meeting, organizer)])[0]
     parameters = _row_parameters(connection, workspace_id, meeting)
     parameters["created_at"] = parameters["updated_at"]
     people = _people(meeting, workspace_id, parameters["scheduled_start"])
-    if connection.dialect.name == "postgresql":
-        parameters["organizer"] = organizer
-        parameters["roles"] = [person["role"] for person in people]
-        parameters["emails"] = [person["email"] for person in people]
-        row = cast(Sequence[Any], fetch_one(connection, _INSERT_MEETING_POSTGRES, parameters))
-        known, stored_id = row
-        return None if not known else stored_id is not None
     if organizer is not None and not user_exists(connection, workspace_id, organizer):
         return None
     if fetch_one(connection, _INSERT_MEETING, parameters) is None:
@@ -239,10 +211,15 @@ class NewMeeting:
     organizer: str | None
 
 
-# The creates of many requests on PostgreSQL, in one statement: each meeting, where its
-# organizer check passes and its id is free, with its people, and each workspace's count.
-# Column by column as arrays, unnested in step; WITH ORDINALITY keeps each row's place, so
-# the answer tells each create its own outcome (insert_meetings).
+# New meetings on PostgreSQL, in one statement (WITH runs each INSERT in it, once): each
+# meeting, where its organizer check passes and its id is free, with its people, and each
+# workspace's count. For one create that was one round trip where there were three, the
+# people's an executemany in pipeline mode that alone took 15% of a served create's time on the
+# event loop (bench/README.md, sixth session), and the organizer's check a round trip fewer
+# again (eighth session); for the creates of many requests it is one statement for them all
+# (thirteenth session). Column by column as arrays, unnested in step; WITH ORDINALITY keeps
+# each row's place, so the answer tells each create its own outcome. SQLite has no round trips
+# to save, and no INSERT inside WITH.
 _INSERT_MEETINGS_POSTGRES = (
     "WITH given AS (SELECT * FROM unnest(CAST(:ids AS bigint[]),"  # noqa: S608 (constants)
     " CAST(:workspace_ids AS integer[]), CAST(:organizers AS text[]),"
@@ -291,7 +268,7 @@ def insert_meetings(connection: Connection, new: Sequence[NewMeeting]) -> list[b
         )
     }  # fmt: skip
     for each in new:
-        meeting, values = each.meeting, _values(each.meeting)
+        meeting = each.meeting
         meeting_id = int(meeting.id)
         for name, value in (
             ("ids", meeting_id),
@@ -303,11 +280,11 @@ def insert_meetings(connection: Connection, new: Sequence[NewMeeting]) -> list[b
             ("ends", meeting.scheduled_end),
             ("organizer_emails", meeting.organizer_email),
             ("meeting_urls", meeting.meeting_url),
-            ("attendees", values["attendees"]),
+            ("attendees", _attendees_encoder.encode(meeting.attendees).decode("utf-8")),
             ("descriptions", meeting.description),
             ("providers", meeting.meeting_provider),
             ("external_ids", meeting.external_meeting_id),
-            ("shown", values["shown"]),
+            ("shown", encode(meeting).decode("utf-8")),
         ):
             columns[name].append(value)
         for person in _people(meeting, each.workspace_id, meeting.scheduled_start):
