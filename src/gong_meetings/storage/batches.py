@@ -1,11 +1,11 @@
 """Work of many requests done by one transaction on PostgreSQL (creates, for now).
 
 A create there was three round trips (BEGIN, its statement, COMMIT), each through the
-asyncio driver and SQLAlchemy's greenlet bridge: about 550 µs of the server's CPU, four times a
-get's (bench/README.md, thirteenth session). The creates that arrive in one turn of the event
-loop are instead handed to one function that stores them all in one statement, in one
-transaction, and each request is answered with its own outcome after the commit, as SQLite's
-group commit does for every write (group_commit). Only work that takes no lock another
+asyncio driver and SQLAlchemy's greenlet bridge: about 550 µs of the server's CPU, more than
+twice a get's (bench/README.md, thirteenth session). The creates that arrive in one turn of
+the event loop are instead handed to one function that stores them all in one statement, in
+one transaction, and each request is answered with its own outcome after the commit, as
+SQLite's group commit does for every write (group_commit). Only work that takes no lock another
 request could hold is batched this way, so that no request waits behind another's conflict.
 
 A batch that fails for a reason of its own data (a constraint, a value the database refuses)
@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+
+from gong_meetings.storage.driver import is_data_error
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -71,15 +72,12 @@ class Batcher(Generic[Item, Result]):
         items = [item for item, _ in batch]
         try:
             results = await self._run(lambda connection: self._store_all(connection, items))
-        except (IntegrityError, DataError, ProgrammingError) as error:
-            if len(batch) == 1:
-                _settle(batch[0][1], error)
+        except Exception as error:
+            if len(batch) > 1 and is_data_error(error):
+                for each in batch:  # which of them it was: each alone
+                    await self._store_batch([each])
                 return
-            for each in batch:  # which of them it was: each alone
-                await self._store_batch([each])
-            return
-        except Exception as error:  # every item's, as it would have been alone
-            for _, future in batch:
+            for _, future in batch:  # every item's, as it would have been alone
                 _settle(future, error)
             return
         for (_, future), result in zip(batch, results, strict=True):

@@ -9,7 +9,7 @@ on a thread of their own. On PostgreSQL, through asyncpg, with SQLAlchemy's gree
 (`greenlet_spawn`, as `run_sync` uses it) driving the same code, and two pools: one for
 transactions, one in autocommit for reads of one statement. asyncpg, not psycopg's async
 driver: a one-row read through this path cost 205 to 240 µs of the server's CPU with psycopg
-and 90 to 110 with asyncpg (bench/README.md, thirteenth session). Admin commands and
+and 89 to 137 with asyncpg (bench/README.md, thirteenth session). Admin commands and
 migrations use the synchronous engine, on psycopg (asyncpg has no synchronous side).
 """
 
@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import asyncpg
 from sqlalchemy import URL, Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
@@ -33,6 +33,7 @@ from gong_meetings.config import PoolOptions
 from gong_meetings.errors import ServiceUnavailable
 from gong_meetings.storage.batches import Batcher, Item, Result, StoreAll
 from gong_meetings.storage.checkpoints import Checkpointer
+from gong_meetings.storage.driver import is_data_error
 from gong_meetings.storage.group_commit import GroupCommitter
 from gong_meetings.storage.local_reads import LocalReader
 
@@ -380,15 +381,10 @@ def _is_outage(error: DBAPIError | PoolTimeout | OSError) -> bool:
     """Whether a transaction that failed with `error` is a 503: all but errors about the
     statement or its data (a bug here), which are raised as they are."""
     return not (
-        isinstance(error, DBAPIError) and not error.connection_invalidated and _is_data_error(error)
+        isinstance(error, DBAPIError) and not error.connection_invalidated and is_data_error(error)
     )
 
 
 def _ignore_outcome(task: "asyncio.Future[Any]") -> None:
     if not task.cancelled():
         task.exception()  # retrieved, so asyncio does not report it as never retrieved
-
-
-def _is_data_error(error: DBAPIError) -> bool:
-    """An error about the statement or its data (a bug here), not about the database's health."""
-    return isinstance(error, IntegrityError | DataError | ProgrammingError)

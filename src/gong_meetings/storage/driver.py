@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import msgspec
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
 
 from gong_meetings.storage.timestamps import to_db
 
@@ -35,6 +35,12 @@ def _as_sqlalchemy_error(
     """sqlite3's error as SQLAlchemy raises it (OperationalError, IntegrityError, ...), so
     that `Database.run` tells an outage (503) from a bug the same way on either path."""
     return DBAPIError.instance(sql, parameters, error, sqlite3.Error)
+
+
+def is_data_error(error: BaseException) -> bool:
+    """An error about the statement or its data (a bug here, or an item the database refuses),
+    not about the database's health."""
+    return isinstance(error, IntegrityError | DataError | ProgrammingError)
 
 
 @cache
