@@ -59,22 +59,25 @@ def postgres(postgres_schema: str) -> Iterator[Database]:
 def test_each_create_of_a_batch_gets_its_own_outcome(database: Database) -> None:
     ids = workspace_ids(database)
     acme, globex = ids["acme"], ids["globex"]
-    taken = a_meeting(3, "boss@acme.test")
-    assert database.transaction(lambda c: meeting_store.insert_meeting(c, acme, taken))
+    taken = [NewMeeting(acme, a_meeting(n, "boss@acme.test"), None) for n in (3, 4, 5)]
+    assert database.transaction(lambda c: meeting_store.insert_meetings(c, taken)) == [True] * 3
     batch = [
         NewMeeting(acme, a_meeting(10, "Boss@Acme.Test", "ann@x.test"), "boss@acme.test"),
         NewMeeting(acme, a_meeting(11, "stranger@acme.test"), "stranger@acme.test"),
         NewMeeting(globex, a_meeting(3, "boss@acme.test"), None),
         NewMeeting(globex, a_meeting(12, "g@globex.test", "bo@x.test", "cy@x.test"), None),
         NewMeeting(acme, a_meeting(13, "boss@acme.test"), None),
+        # An id taken, with an organizer the workspace has, then with one it has not.
+        NewMeeting(acme, a_meeting(4, "boss@acme.test"), "boss@acme.test"),
+        NewMeeting(acme, a_meeting(5, "stranger@acme.test"), "stranger@acme.test"),
     ]
 
     outcomes = database.transaction(lambda c: meeting_store.insert_meetings(c, batch))
 
-    assert outcomes == [True, None, False, True, True]
+    assert outcomes == [True, None, False, True, True, False, None]
     stored = {row[0] for row in people_of(database)}
-    assert stored == {3, 10, 12, 13}  # not 11 (unknown organizer), 3 is still acme's
-    assert counts_of(database) == {acme: 3, globex: 1}
+    assert stored == {3, 4, 5, 10, 12, 13}  # not 11 (unknown organizer), 3 is still acme's
+    assert counts_of(database) == {acme: 5, globex: 1}
     check(database)
 
 

@@ -108,6 +108,17 @@ def execute(
     _on_postgres(connection, sql, parameters)
 
 
+def sqlite_changes(connection: Connection, sql: str, parameters: Mapping[str, Any]) -> int:
+    """Run one statement on SQLite: how many rows it stored, changed or deleted (sqlite3's
+    rowcount, in which a row ON CONFLICT DO NOTHING skipped counts as none)."""
+    driver = sqlite_connection(connection)
+    try:
+        changed: int = driver.execute(sql, parameters).rowcount
+    except sqlite3.Error as error:
+        raise _as_sqlalchemy_error(error, sql, parameters) from error
+    return changed
+
+
 def _in_driver_style(
     connection: Connection, sql: str, parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]
 ) -> tuple[str, Any]:
