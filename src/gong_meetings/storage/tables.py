@@ -102,7 +102,6 @@ meetings = Table(
     # and GET read it instead of the columns above, unless an older writer left it (0006).
     Column("shown", Text, nullable=True),
     Column("shown_version", Integer, nullable=True),
-    Index(None, "workspace_id", "id"),
     # Lists walk this in order: a page is one index range scan, whatever the table's size.
     Index(None, "workspace_id", "scheduled_start", "id"),
 )
