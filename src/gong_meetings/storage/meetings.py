@@ -367,6 +367,10 @@ _REPLACE_MEETING = (
     " external_meeting_id = :external_meeting_id, shown = :shown, shown_version = :version"
     " WHERE id = :id AND workspace_id = :workspace_id"
 )
+# SQLite rewrites an index's entry whenever an UPDATE sets one of its columns, even to the
+# value it had: most updates keep the start, and leave the listing index alone this way (the
+# UPDATE alone 11.7 µs against 7.7 to 9.1; bench/README.md, fourteenth session).
+_REPLACE_MEETING_SAME_START = _REPLACE_MEETING.replace(" scheduled_start = :scheduled_start,", "")
 _FORGET_PEOPLE = "DELETE FROM meeting_people WHERE meeting_id = :meeting_id"
 
 
@@ -377,7 +381,8 @@ def replace_meeting(
     Its people rows are rewritten only when they change (start, organizer or attendees)."""
     parameters = _row_parameters(connection, workspace_id, meeting)
     parameters["version"] = version + 1
-    execute(connection, _REPLACE_MEETING, parameters)
+    same_start = meeting.scheduled_start == before.scheduled_start
+    execute(connection, _REPLACE_MEETING_SAME_START if same_start else _REPLACE_MEETING, parameters)
     if _same_people(meeting, before):
         return version + 1
     people = _people(meeting, workspace_id, parameters["scheduled_start"])
