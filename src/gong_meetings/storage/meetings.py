@@ -278,21 +278,22 @@ def insert_meetings(connection: Connection, new: Sequence[NewMeeting]) -> list[b
     for each in new:
         meeting = each.meeting
         meeting_id = int(meeting.id)
+        values = _values(meeting)  # the columns as every writer stores them
         for name, value in (
             ("ids", meeting_id),
             ("workspace_ids", each.workspace_id),
             ("organizers", each.organizer),
             ("stamps", stamp),
-            ("titles", meeting.title),
+            ("titles", values["title"]),
             ("starts", meeting.scheduled_start),
             ("ends", meeting.scheduled_end),
-            ("organizer_emails", meeting.organizer_email),
-            ("meeting_urls", meeting.meeting_url),
-            ("attendees", _attendees_encoder.encode(meeting.attendees).decode("utf-8")),
-            ("descriptions", meeting.description),
-            ("providers", meeting.meeting_provider),
-            ("external_ids", meeting.external_meeting_id),
-            ("shown", encode(meeting).decode("utf-8")),
+            ("organizer_emails", values["organizer_email"]),
+            ("meeting_urls", values["meeting_url"]),
+            ("attendees", values["attendees"]),
+            ("descriptions", values["description"]),
+            ("providers", values["meeting_provider"]),
+            ("external_ids", values["external_meeting_id"]),
+            ("shown", values["shown"]),
         ):
             columns[name].append(value)
         for person in _people(meeting, each.workspace_id, meeting.scheduled_start):
